@@ -1,0 +1,93 @@
+# boosterbeacon.infra: every entry point a developer or CI needs.
+# `make test` and `make demo` set up what they need themselves (venv, Docker engine, images).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export PY_COLORS := 0
+export ANSIBLE_FORCE_COLOR := 0
+COLLECTION_LINK := .collections/ansible_collections/boosterbeacon/infra
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+DISTRO ?= trixie
+APP := tests/fixtures/app
+
+.PHONY: help venv collection docker images lint yamllint ansible-lint specs sanity units app-test \
+	molecule test test-matrix build demo demo-down clean
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp ## controller tooling from requirements-dev.txt
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+collection: $(COLLECTION_LINK) ## make the working tree importable as boosterbeacon.infra
+
+docker: ## make sure a Docker engine answers (installs and starts one as root on Debian)
+	scripts/ensure-docker.sh
+
+images: docker ## systemd test-host images built from Debian packages
+	scripts/build-images.sh $(DISTRO)
+
+yamllint: venv
+	yamllint -s .
+
+ansible-lint: venv collection
+	ansible-lint --profile production --offline
+
+specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
+	$(BIN)/python scripts/check-argspecs.py roles
+
+lint: yamllint ansible-lint specs ## yamllint, ansible-lint (production), argument specs
+
+sanity: venv ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
+	scripts/ansible-test.sh sanity
+
+units: venv collection ## unit tests with coverage of plugins/
+	cd tests/unit && pytest -q -p no:cacheprovider --cov=ansible_collections.boosterbeacon.infra.plugins \
+	  --cov-report=term-missing --cov-fail-under=$${COV_MIN:-90} .
+
+app-test: ## the sample service: npm ci, unit tests, build, integration tests on throwaway databases
+	$(APP)/scripts/ci-test.sh
+
+molecule: venv collection images ## every molecule scenario (DISTRO=trixie by default)
+	for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s ($(DISTRO))"; \
+	  MOLECULE_DISTRO=$(DISTRO) molecule test -s $$s || exit 1; \
+	done
+
+test: lint sanity units app-test molecule ## everything CI runs
+
+test-matrix: ## molecule scenarios on trixie and bookworm
+	$(MAKE) molecule DISTRO=trixie
+	$(MAKE) molecule DISTRO=bookworm
+
+build: venv ## collection tarball, then an offline install of it into a scratch path
+	rm -rf build && mkdir -p build
+	ansible-galaxy collection build --output-path build --force .
+	ansible-galaxy collection install --offline -p build/installed build/boosterbeacon-infra-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed ansible-doc -l boosterbeacon.infra
+
+demo: venv collection images ## bring up the local container (inventories/local), provision and deploy
+	scripts/local-host.sh up
+	ansible-playbook -i inventories/local playbooks/site.yml
+
+demo-down: ## remove the local container
+	scripts/local-host.sh down
+
+clean: ## remove generated files (keeps images and the venv)
+	rm -rf build .collections tests/output .pytest_cache

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Build systemd-capable Debian base images for test hosts from Debian's own packages
+# (no registry is needed): debootstrap a root filesystem, add the controller's CA bundle so
+# HTTPS from inside works behind an intercepting proxy, then `docker import` it.
+# An image is rebuilt only when this script changed since it was built.
+# Usage: scripts/build-images.sh [trixie] [bookworm]
+set -euo pipefail
+
+REPO="${BB_IMAGE_REPO:-boosterbeacon/debian}"
+SUITES=("$@")
+[[ ${#SUITES[@]} -gt 0 ]] || SUITES=(trixie)
+PACKAGES="systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,curl,iproute2,procps,locales,gnupg"
+SCRIPT_HASH=$(sha256sum "$0" | cut -c1-12)
+
+mirror() {
+  # The machine's own Debian mirror, from its apt sources (deb822 or one-line format).
+  local uri
+  uri=$(grep -hoE '^URIs:\s*\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -v security | head -1 || true)
+  if [[ -z $uri ]]; then
+    uri=$(grep -hoE '^deb\s+(\[[^]]*\]\s+)?\S+' /etc/apt/sources.list 2>/dev/null \
+          | awk '{print $NF}' | grep -v security | head -1 || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+command -v debootstrap >/dev/null || {
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  else
+    echo "ERROR: debootstrap is missing; install it (apt-get install debootstrap)." >&2
+    exit 1
+  fi
+}
+
+for suite in "${SUITES[@]}"; do
+  image="$REPO:$suite"
+  have=$(docker image inspect -f '{{ index .Config.Labels "bb.build" }}' "$image" 2>/dev/null || true)
+  if [[ $have == "$SCRIPT_HASH" ]]; then
+    echo ">> $image is up to date"
+    continue
+  fi
+  echo ">> building $image from $(mirror)"
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$rootfs" "$(mirror)" >"$rootfs.log" 2>&1 \
+    || { tail -20 "$rootfs.log" >&2; exit 1; }
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  # Units that make no sense or hang inside a container.
+  for unit in systemd-remount-fs.service getty@tty1.service console-getty.service \
+              systemd-firstboot.service sys-kernel-config.mount; do
+    ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+  done
+  echo "en_US.UTF-8 UTF-8" > "$rootfs/etc/locale.gen"
+  chroot "$rootfs" locale-gen >/dev/null 2>&1 || true
+  # No stale package lists or caches: the first apt run on a host must fetch fresh ones.
+  rm -rf "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  touch -d @0 "$rootfs/var/lib/apt/lists"  # apt's cache_valid_time reads this mtime
+  tar -C "$rootfs" -c . | docker import \
+    -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' \
+    -c "LABEL bb.build=$SCRIPT_HASH" - "$image" >/dev/null
+  rm -rf "$rootfs" "$rootfs.log"
+  trap - EXIT
+  echo ">> built $image"
+done

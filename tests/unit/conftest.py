@@ -1,0 +1,106 @@
+# Shared helpers for module unit tests: run a module's main() with arguments, capture what it
+# would return, and fake run_command with an argv-keyed table.
+from __future__ import annotations
+
+import json
+import os
+import sys
+from unittest import mock
+
+import pytest
+
+# Make `ansible_collections.boosterbeacon.infra` importable from the working tree.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(_HERE)), ".collections")
+if os.path.isdir(_COLLECTIONS) and _COLLECTIONS not in sys.path:
+    sys.path.insert(0, _COLLECTIONS)
+
+from ansible.module_utils import basic  # noqa: E402
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+
+
+class AnsibleExitJson(Exception):
+    def __init__(self, result):
+        super().__init__(result.get("msg", "exit_json"))
+        self.result = result
+
+
+class AnsibleFailJson(Exception):
+    def __init__(self, result):
+        super().__init__(result.get("msg", "fail_json"))
+        self.result = result
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise AnsibleExitJson(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["failed"] = True
+    kwargs["msg"] = msg
+    raise AnsibleFailJson(kwargs)
+
+
+class ModuleRunner:
+    """Calls a module's main() and returns (result, failed)."""
+
+    def __init__(self, monkeypatch):
+        monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+        monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+    def __call__(self, module, args, check_mode=False, diff=False):
+        args = dict(args)
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        if diff:
+            args["_ansible_diff"] = True
+        with patch_module_args(args):
+            try:
+                module.main()
+            except AnsibleExitJson as exc:
+                return exc.result
+            except AnsibleFailJson as exc:
+                return exc.result
+        raise AssertionError("module returned without exit_json or fail_json")
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    return ModuleRunner(monkeypatch)
+
+
+class FakeCommands:
+    """An argv-keyed side_effect for run_command that records every call.
+
+    ``table`` maps a tuple prefix of argv to (rc, stdout, stderr) or to a callable taking argv.
+    """
+
+    def __init__(self, table=None):
+        self.table = dict(table or {})
+        self.calls = []
+
+    def __call__(self, argv, **kwargs):
+        argv = list(argv)
+        self.calls.append(argv)
+        best = None
+        for key in self.table:
+            if tuple(argv[: len(key)]) == tuple(key) and (best is None or len(key) > len(best)):
+                best = key
+        if best is None:
+            raise AssertionError("unexpected command: %s" % json.dumps(argv))
+        answer = self.table[best]
+        return answer(argv) if callable(answer) else answer
+
+
+@pytest.fixture
+def fake_commands(monkeypatch):
+    fake = FakeCommands()
+    monkeypatch.setattr(basic.AnsibleModule, "run_command",
+                        lambda self, argv, **kw: fake(argv, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
+    return fake
+
+
+__all__ = ["AnsibleExitJson", "AnsibleFailJson", "mock"]
