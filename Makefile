@@ -70,7 +70,7 @@ molecule: venv collection images ## every molecule scenario (DISTRO=trixie by de
 	  MOLECULE_DISTRO=$(DISTRO) molecule test -s $$s || exit 1; \
 	done
 
-test: lint sanity units app-test molecule ## everything CI runs
+test: lint sanity units build app-test molecule ## everything CI runs
 
 test-matrix: ## molecule scenarios on trixie and bookworm
 	$(MAKE) molecule DISTRO=trixie
@@ -79,8 +79,11 @@ test-matrix: ## molecule scenarios on trixie and bookworm
 build: venv ## collection tarball, then an offline install of it into a scratch path
 	rm -rf build && mkdir -p build
 	ansible-galaxy collection build --output-path build --force .
-	ansible-galaxy collection install --offline -p build/installed build/boosterbeacon-infra-*.tar.gz
-	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed ansible-doc -l boosterbeacon.infra
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed \
+	  ansible-galaxy collection install --offline --force -p build/installed build/boosterbeacon-infra-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/installed ansible-galaxy collection list boosterbeacon.infra
+	if tar -tzf build/boosterbeacon-infra-*.tar.gz | grep -E '(^|/)(node_modules|\.venv|\.git|\.collections)/'; then \
+	  echo "ERROR: the tarball holds the files above, which it must not"; exit 1; fi
 
 demo: venv collection images ## bring up the local container (inventories/local), provision and deploy
 	scripts/local-host.sh up
