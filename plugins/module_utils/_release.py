@@ -1,0 +1,549 @@
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Releases under an app root: timestamped directories with a manifest, an atomically
+switched ``current`` symlink, shared paths, pruning that never loses a rollback target, and a
+deploy lock. Plain file operations, no Ansible: the module, the deploy role and a DR playbook
+all use these functions.
+
+Layout::
+
+    <app_root>/releases/<id>/.release.json
+    <app_root>/current -> releases/<id>
+    <app_root>/shared/...
+    <app_root>/.deploy.lock
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import time
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
+
+MANIFEST = ".release.json"
+LOCK = ".deploy.lock"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# pending: created, never served; active: what current points at; good: served, then
+# superseded; failed: marked by a deploy or an operator, never a rollback target unless forced.
+STATUSES = ("pending", "active", "good", "failed")
+
+
+class ReleaseError(ModuleError):
+    pass
+
+
+def utcnow(now=None):
+    return datetime.datetime.fromtimestamp(time.time() if now is None else now, tz=datetime.timezone.utc)
+
+
+def iso(now=None):
+    return utcnow(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate_app_root(app_root):
+    if not app_root or not os.path.isabs(app_root):
+        raise ReleaseError("Failed to use app_root %r: it must be an absolute path such as /srv/boosterbeacon." % app_root)
+    if ".." in app_root.split("/"):
+        raise ReleaseError("Failed to use app_root %r: it must not contain '..'." % app_root)
+    return os.path.normpath(app_root)
+
+
+def validate_id(release_id, field="release_id"):
+    if not release_id or ".." in release_id or "/" in release_id or not ID_RE.match(release_id):
+        raise ReleaseError(
+            "Failed to use %s %r: use letters, digits, '.', '_' and '-' only (no '/', no '..', not starting "
+            "with '.'), e.g. 20261124T213000Z-abc1234." % (field, release_id))
+    return release_id
+
+
+def validate_shared_path(path):
+    clean = path.rstrip("/")
+    if not clean or os.path.isabs(path) or ".." in clean.split("/") or clean.startswith("./"):
+        raise ReleaseError(
+            "Failed to use shared_paths entry %r: give a path relative to the release, without '..', "
+            "e.g. .env or logs/." % path)
+    return clean, path.endswith("/")
+
+
+def releases_dir(app_root):
+    return os.path.join(app_root, "releases")
+
+
+def release_path(app_root, release_id):
+    return os.path.join(releases_dir(app_root), release_id)
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_json_atomic(path, data, mode=0o644):
+    """Write to a temporary file in the same directory, fsync, then rename over the target."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_manifest(app_root, release_id):
+    return read_json(os.path.join(release_path(app_root, release_id), MANIFEST))
+
+
+def list_releases(app_root):
+    """Every directory under releases/, oldest first (ids start with a UTC timestamp)."""
+    base = releases_dir(app_root)
+    if not os.path.isdir(base):
+        return []
+    result = []
+    for name in sorted(os.listdir(base)):
+        path = os.path.join(base, name)
+        if not os.path.isdir(path) or os.path.islink(path) or not ID_RE.match(name):
+            continue
+        manifest = read_manifest(app_root, name)
+        result.append({"id": name, "path": path, "manifest": manifest,
+                       "status": (manifest or {}).get("status", "incomplete")})
+    return result
+
+
+def current_id(app_root):
+    """The release id current points at, None when there is no current.
+
+    Raises when current is not a symlink into releases/ (something else moved it)."""
+    link = os.path.join(app_root, "current")
+    if not os.path.lexists(link):
+        return None
+    if not os.path.islink(link):
+        raise ReleaseError("Failed to read %s: it is not a symlink. Move it away, then activate a release." % link)
+    target = os.readlink(link)
+    resolved = os.path.normpath(os.path.join(app_root, target))
+    parent, name = os.path.split(resolved)
+    if parent != releases_dir(app_root) or not ID_RE.match(name):
+        raise ReleaseError(
+            "Failed to read %s: it points at %s, outside %s. Re-activate a listed release with force=true."
+            % (link, target, releases_dir(app_root)))
+    return name
+
+
+def previous_good(releases, current):
+    """The newest release older than current that served successfully."""
+    older = [r for r in releases if current is None or r["id"] < current]
+    good = [r for r in older if r["status"] == "good"]
+    return good[-1]["id"] if good else None
+
+
+def switch_current(app_root, release_id):
+    """Point current at releases/<id> with rename(2): readers see the old or the new target, never neither."""
+    link = os.path.join(app_root, "current")
+    tmp = os.path.join(app_root, ".current.tmp-%d" % os.getpid())
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(os.path.join("releases", release_id), tmp)
+    os.replace(tmp, link)
+    fd = os.open(app_root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def set_status(app_root, release_id, status, reason=None, now=None):
+    manifest = read_manifest(app_root, release_id)
+    if manifest is None:
+        return None
+    if manifest.get("status") == status and not reason:
+        return manifest
+    manifest["status"] = status
+    entry = {"status": status, "at": iso(now)}
+    if reason:
+        entry["reason"] = reason
+    manifest.setdefault("history", []).append(entry)
+    if status == "active":
+        manifest["activated_at"] = iso(now)
+    write_json_atomic(os.path.join(release_path(app_root, release_id), MANIFEST), manifest)
+    return manifest
+
+
+def tree_size(path):
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def remove_tree(path):
+    """Remove a release even where the app user left read-only directories behind."""
+    def retry(func, target, _exc):
+        parent = os.path.dirname(target)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
+        func(target)
+
+    try:
+        shutil.rmtree(path, onerror=retry)
+    except OSError as exc:
+        raise ReleaseError("Failed to remove %s: %s. Remove it by hand (as root) and prune again." % (path, exc))
+
+
+def plan_prune(releases, current, keep):
+    """Which releases to remove: keep the newest ``keep`` non-failed releases, current and the
+    previous good one; failed and never-served releases don't count toward ``keep`` and go once
+    they are older than the oldest release kept."""
+    if keep < 1:
+        raise ReleaseError("Failed to prune: keep must be 1 or more, got %s." % keep)
+    protected = {current, previous_good(releases, current)} - {None}
+    counted = [r["id"] for r in releases if r["status"] in ("active", "good")]
+    kept = set(counted[-keep:]) | protected
+    oldest_kept = min(kept) if kept else None
+    remove = []
+    for release in releases:
+        rid = release["id"]
+        if rid in kept:
+            continue
+        if release["status"] in ("active", "good"):
+            remove.append(rid)
+        elif oldest_kept is not None and rid < oldest_kept:
+            remove.append(rid)
+    return remove, sorted(kept)
+
+
+class Lock:
+    """The deploy lock: one JSON file created with O_EXCL, naming who holds it."""
+
+    def __init__(self, app_root, now=None):
+        self.path = os.path.join(app_root, LOCK)
+        self.now = time.time() if now is None else now
+
+    def read(self, timeout):
+        data = read_json(self.path)
+        if data is None:
+            if os.path.exists(self.path):
+                return {"holder": "unknown (unreadable lock file)", "age": 0, "stale": True}
+            return None
+        age = max(0, int(self.now - float(data.get("epoch", 0))))
+        data["age"] = age
+        data["stale"] = age > timeout
+        return data
+
+    @staticmethod
+    def describe(info):
+        return "%s@%s pid %s since %s (%ds ago)" % (
+            info.get("owner"), info.get("host"), info.get("pid"), info.get("time"), info.get("age", 0))
+
+    def record(self, owner, token, purpose, host=None, pid=None):
+        return {"owner": owner, "host": host or socket.gethostname(), "pid": pid or os.getppid(),
+                "token": token, "purpose": purpose, "time": iso(self.now), "epoch": self.now}
+
+    def create(self, record):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def replace(self, record):
+        write_json_atomic(self.path, record)
+
+    def remove(self):
+        os.unlink(self.path)
+
+
+class ReleaseManager:
+    """One state of the release_manager module: plan, then apply outside check mode."""
+
+    def __init__(self, params, check_mode=False, diff=False, now=None):
+        self.p = params
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.now = now
+        self.app_root = validate_app_root(params["app_root"])
+        self.result = {"changed": False, "app_root": self.app_root}
+        self.before = {}
+        self.after = {}
+
+    def run(self):
+        state = self.p["state"]
+        if self.p.get("release_id"):
+            validate_id(self.p["release_id"])
+        getattr(self, "_" + state)()
+        if self.want_diff and self.result["changed"]:
+            self.result["diff"] = {"before": self.before, "after": self.after}
+        return self.result
+
+    # -- helpers -----------------------------------------------------------------------
+    def _require_release(self, release_id, releases):
+        ids = [r["id"] for r in releases]
+        if release_id not in ids:
+            raise ReleaseError("Failed to find release %r under %s. Valid ids: %s."
+                               % (release_id, releases_dir(self.app_root), ", ".join(ids) or "none"),
+                               valid_ids=ids)
+        release = [r for r in releases if r["id"] == release_id][0]
+        if release["manifest"] is None:
+            raise ReleaseError("Failed to use release %s: it has no %s, so it is incomplete (an interrupted "
+                               "deploy?). Create it again with state=present." % (release_id, MANIFEST))
+        return release
+
+    def _current(self):
+        try:
+            return current_id(self.app_root)
+        except ReleaseError:
+            if self.p.get("force"):
+                return None
+            raise
+
+    def _switch(self, target, left):
+        """Point current at target; the release left behind becomes good unless it failed."""
+        self.before = {"current": left}
+        self.after = {"current": target}
+        self.result.update(changed=True, previous=left, current=target)
+        if self.check_mode:
+            return
+        switch_current(self.app_root, target)
+        if left and left != target:
+            left_manifest = read_manifest(self.app_root, left)
+            if left_manifest and left_manifest.get("status") == "active":
+                set_status(self.app_root, left, "good", now=self.now)
+        set_status(self.app_root, target, "active", now=self.now)
+
+    # -- states ------------------------------------------------------------------------
+    def _present(self):
+        rid = self.p["release_id"]
+        path = release_path(self.app_root, rid)
+        existing = read_manifest(self.app_root, rid)
+        desired = dict(existing or {})
+        desired.update({
+            "id": rid,
+            "version": self.p.get("version") or desired.get("version"),
+            "git_sha": self.p.get("git_sha") or desired.get("git_sha"),
+            "artifact_sha256": self.p.get("artifact_sha256") or desired.get("artifact_sha256"),
+            "deployed_by": self.p.get("deployed_by") or desired.get("deployed_by"),
+            "migrations": sorted(self.p.get("migrations") or desired.get("migrations") or []),
+        })
+        if existing is None:
+            desired.update(created=iso(self.now), status="pending",
+                           history=[{"status": "pending", "at": iso(self.now)}])
+        shared = [validate_shared_path(p) for p in self.p.get("shared_paths") or []]
+        link_changes = self._plan_links(path, shared)
+        changed = existing != desired or bool(link_changes) or not os.path.isdir(path)
+        self.before = {"manifest": existing, "links": {}}
+        self.after = {"manifest": desired, "links": dict(link_changes)}
+        self.result.update(changed=changed, release=desired, path=path, links_changed=sorted(link_changes))
+        if not changed or self.check_mode:
+            return
+        for directory in (self.app_root, releases_dir(self.app_root), path, os.path.join(self.app_root, "shared")):
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+        for name, is_dir in shared:
+            self._ensure_shared(name, is_dir)
+        for name, target in link_changes:
+            link = os.path.join(path, name)
+            parent = os.path.dirname(link)
+            if not os.path.isdir(parent):
+                os.makedirs(parent, 0o755)
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)
+            elif os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(target, link)
+        if existing != desired:
+            write_json_atomic(os.path.join(path, MANIFEST), desired)
+
+    def _plan_links(self, path, shared):
+        changes = []
+        for name, _is_dir in shared:
+            link = os.path.join(path, name)
+            target = os.path.join(self.app_root, "shared", name)
+            if os.path.islink(link) and os.readlink(link) == target:
+                continue
+            if os.path.lexists(link) and not os.path.islink(link):
+                empty_dir = os.path.isdir(link) and not os.listdir(link)
+                if not empty_dir and not self.p.get("force"):
+                    raise ReleaseError(
+                        "Failed to link shared path %s: the release ships %s itself. Exclude it from the "
+                        "artifact, or set force=true to replace it with the shared one." % (name, link))
+            changes.append((name, target))
+        return changes
+
+    def _ensure_shared(self, name, is_dir):
+        """A shared path missing on the first deploy is created empty instead of failing it."""
+        target = os.path.join(self.app_root, "shared", name)
+        if os.path.lexists(target):
+            return
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o755)
+        if is_dir:
+            os.makedirs(target, 0o750)
+        else:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        self._chown(target)
+
+    def _chown(self, path):
+        owner, group = self.p.get("shared_owner"), self.p.get("shared_group")
+        if owner or group:
+            shutil.chown(path, user=owner, group=group)
+
+    def _active(self):
+        rid = self.p["release_id"]
+        releases = list_releases(self.app_root)
+        release = self._require_release(rid, releases)
+        if release["status"] == "failed" and not self.p.get("force"):
+            raise ReleaseError("Failed to activate %s: it is marked failed (%s). Set force=true to use it anyway."
+                               % (rid, self._reason(release)))
+        current = self._current()
+        self.result.update(previous=current, current=current)
+        if current == rid and release["status"] == "active":
+            return
+        self._switch(rid, current)
+
+    def _rollback(self):
+        releases = list_releases(self.app_root)
+        current = self._current()
+        target = self.p.get("release_id") or previous_good(releases, current)
+        if target is None:
+            raise ReleaseError("Failed to roll back %s: no earlier good release to go back to. Releases: %s."
+                               % (self.app_root, ", ".join("%s (%s)" % (r["id"], r["status"]) for r in releases) or "none"))
+        release = self._require_release(target, releases)
+        if release["status"] == "failed" and not self.p.get("force"):
+            raise ReleaseError("Failed to roll back to %s: it is marked failed (%s). Pick another release or set "
+                               "force=true." % (target, self._reason(release)))
+        left = read_manifest(self.app_root, current) if current else None
+        known = set(release["manifest"].get("migrations") or [])
+        self.result["migrations_not_in_target"] = [m for m in (left or {}).get("migrations") or [] if m not in known]
+        self.result.update(previous=current, current=current, target=target)
+        if current == target:
+            return
+        self._switch(target, current)
+
+    @staticmethod
+    def _reason(release):
+        history = (release["manifest"] or {}).get("history") or []
+        reasons = [h.get("reason") for h in history if h.get("status") == "failed" and h.get("reason")]
+        return reasons[-1] if reasons else "no reason recorded"
+
+    def _failed(self):
+        rid = self.p["release_id"]
+        release = self._require_release(rid, list_releases(self.app_root))
+        reason = self.p.get("reason") or "marked failed"
+        self.before = {"status": release["status"]}
+        self.after = {"status": "failed", "reason": reason}
+        self.result["release_id"] = rid
+        if release["status"] == "failed":
+            return
+        self.result["changed"] = True
+        if not self.check_mode:
+            self.result["release"] = set_status(self.app_root, rid, "failed", reason=reason, now=self.now)
+
+    def _pruned(self):
+        keep = self.p.get("keep")
+        releases = list_releases(self.app_root)
+        current = self._current()
+        remove, kept = plan_prune(releases, current, keep)
+        self.before = {"releases": [r["id"] for r in releases]}
+        self.after = {"releases": [r["id"] for r in releases if r["id"] not in remove]}
+        self.result.update(changed=bool(remove), removed=remove, kept=kept)
+        if self.check_mode:
+            return
+        for rid in remove:
+            remove_tree(release_path(self.app_root, rid))
+
+    def _locked(self):
+        lock = Lock(self.app_root, self.now)
+        owner = self.p.get("lock_owner") or "unknown"
+        token = self.p.get("lock_token")
+        record = lock.record(owner, token, self.p.get("lock_purpose") or "deploy",
+                             self.p.get("lock_host"), self.p.get("lock_pid"))
+        held = lock.read(self.p["lock_timeout"])
+        self.result["lock"] = record
+        if held is not None:
+            if token and held.get("token") == token:
+                self.result["lock"] = held
+                return
+            if not held["stale"]:
+                raise ReleaseError("Failed to lock %s: held by %s. Wait for that run to finish; if it is dead, "
+                                   "re-run once its lock is older than lock_timeout (%ds) with break_stale=true."
+                                   % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
+            if not self.p.get("break_stale"):
+                raise ReleaseError("Failed to lock %s: a stale lock is held by %s (older than lock_timeout %ds). "
+                                   "If that run is dead, re-run with break_stale=true to take it over."
+                                   % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
+            self.result["lock_taken_over"] = held
+        self.before = {"lock": held}
+        self.after = {"lock": record}
+        self.result["changed"] = True
+        if self.check_mode:
+            return
+        if not os.path.isdir(self.app_root):
+            os.makedirs(self.app_root, 0o755)
+        if held is None:
+            try:
+                lock.create(record)
+            except OSError:
+                raise ReleaseError("Failed to lock %s: another run took the lock a moment ago: %s."
+                                   % (self.app_root, Lock.describe(lock.read(self.p["lock_timeout"]) or {})))
+        else:
+            lock.replace(record)
+
+    def _unlocked(self):
+        lock = Lock(self.app_root, self.now)
+        held = lock.read(self.p["lock_timeout"])
+        if held is None:
+            return
+        token = self.p.get("lock_token")
+        mine = (token and held.get("token") == token) or (
+            not token and held.get("owner") == (self.p.get("lock_owner") or "unknown"))
+        if not mine and not self.p.get("force"):
+            raise ReleaseError("Failed to unlock %s: the lock is held by %s, not by this run. Set force=true to "
+                               "remove it anyway." % (self.app_root, Lock.describe(held)), holder=held)
+        self.before = {"lock": held}
+        self.after = {"lock": None}
+        self.result.update(changed=True, lock_released=held)
+        if not self.check_mode:
+            lock.remove()
+
+    def _query(self):
+        releases = list_releases(self.app_root)
+        try:
+            current = current_id(self.app_root)
+        except ReleaseError as exc:
+            current = None
+            self.result["warning"] = exc.msg
+        self.result.update(
+            current=current,
+            previous_good=previous_good(releases, current),
+            releases=[dict(id=r["id"], path=r["path"], status=r["status"], current=r["id"] == current,
+                           size=tree_size(r["path"]),
+                           **{k: (r["manifest"] or {}).get(k) for k in
+                              ("version", "git_sha", "artifact_sha256", "created", "activated_at",
+                               "deployed_by", "migrations")})
+                      for r in releases],
+            lock=Lock(self.app_root, self.now).read(self.p.get("lock_timeout") or 1800),
+        )

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: release_manager
+short_description: Timestamped releases, an atomic current symlink, rollback, pruning and a deploy lock
+version_added: 0.1.0
+description:
+  - Manages releases of an application under O(app_root) the way a deploy needs them.
+  - Each release is a directory C(releases/<id>) with a manifest C(.release.json) (id, version, git sha,
+    artifact sha256, created, deployed_by, the migrations it knows, status and its history).
+  - C(current) is a relative symlink switched with rename(2), so it always points at a complete release.
+  - Statuses are C(pending) (created, never served), C(active) (what current points at), C(good) (served,
+    then superseded) and C(failed) (never a rollback target unless forced, never counted by pruning).
+author: BoosterBeacon operators
+extends_documentation_fragment:
+  - boosterbeacon.infra.attributes
+  - boosterbeacon.infra.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    details: O(state=active), O(state=rollback) with a release id, and O(state=locked) with O(lock_token) are idempotent.
+  platform:
+    platforms: debian
+options:
+  app_root:
+    description: Absolute path of the application root, for example C(/srv/boosterbeacon).
+    type: path
+    required: true
+  state:
+    description:
+      - V(present) creates the release directory and manifest and links O(shared_paths) into it.
+      - V(active) switches C(current) to O(release_id).
+      - V(rollback) switches C(current) to O(release_id) or, without it, to the newest good release older than current,
+        and returns the migrations the release left behind knows and the target does not.
+      - V(failed) marks O(release_id) failed with O(reason).
+      - V(pruned) keeps the newest O(keep) served releases plus current and the previous good one.
+      - V(locked) and V(unlocked) take and release the deploy lock.
+      - V(query) lists releases, current, the previous good release and the lock.
+    type: str
+    choices: [present, active, rollback, failed, pruned, locked, unlocked, query]
+    default: query
+  release_id:
+    description:
+      - Release id, C(<UTC timestamp>-<short id>) such as C(20261124T213000Z-abc1234). Compute it once per run on the
+        controller so every host of a rolling deploy uses the same one.
+      - Letters, digits, C(.), C(_) and C(-) only; no C(/), no C(..).
+    type: str
+  version:
+    description: Application version recorded in the manifest.
+    type: str
+  git_sha:
+    description: Git commit recorded in the manifest.
+    type: str
+  artifact_sha256:
+    description: Checksum of the artifact the release was unpacked from.
+    type: str
+  deployed_by:
+    description: Who deployed it.
+    type: str
+  migrations:
+    description: Names of the database migrations this release ships (used to explain rollbacks).
+    type: list
+    elements: str
+  shared_paths:
+    description:
+      - Paths relative to the release to link from C(<app_root>/shared). A trailing C(/) marks a directory.
+      - A shared path that does not exist yet is created empty (a file with mode 0600, a directory with 0750).
+      - A real file or non-empty directory the release ships at that path is an error unless O(force=true).
+    type: list
+    elements: str
+  shared_owner:
+    description: Owner of shared paths this module creates (for example the service account).
+    type: str
+  shared_group:
+    description: Group of shared paths this module creates.
+    type: str
+  keep:
+    description: Served (active or good) releases to keep with O(state=pruned). Failed and never-served releases do not count.
+    type: int
+    default: 5
+  reason:
+    description: Why the release failed, with O(state=failed).
+    type: str
+  force:
+    description:
+      - Activate or roll back to a failed release; replace shipped files with shared links; remove a lock held by
+        another run; switch even when C(current) points outside C(releases/).
+    type: bool
+    default: false
+  lock_owner:
+    description: Who takes the lock (for example C(alice)).
+    type: str
+  lock_token:
+    description: Unique id of this run; locking again with the same token is a no-op, and unlocking requires it.
+    type: str
+  lock_host:
+    description: Host the run comes from (the controller). Defaults to the managed host's name.
+    type: str
+  lock_pid:
+    description: Process id of the run on O(lock_host).
+    type: int
+  lock_purpose:
+    description: What the lock is for (deploy, rollback, ...).
+    type: str
+    default: deploy
+  lock_timeout:
+    description: Seconds after which a lock counts as stale.
+    type: int
+    default: 1800
+  break_stale:
+    description: Take over a stale lock; the previous holder is returned as RV(lock_taken_over).
+    type: bool
+    default: false
+seealso:
+  - module: boosterbeacon.infra.pm2_process
+"""
+
+EXAMPLES = r"""
+- name: Take the deploy lock
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: locked
+    lock_owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
+    lock_token: "{{ deploy_run_id }}"
+
+- name: Create the release and link shared files
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: present
+    release_id: 20261124T213000Z-abc1234
+    version: 2.0.0
+    git_sha: abc1234def
+    artifact_sha256: "{{ artifact.sha256 }}"
+    migrations: [1732406400000_create-beacons]
+    shared_paths: [.env, logs/]
+    shared_owner: boosterbeacon
+
+- name: Switch current
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: active
+    release_id: 20261124T213000Z-abc1234
+
+- name: Roll back to the previous good release
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: rollback
+  register: rollback
+
+- name: Keep five releases
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: pruned
+    keep: 5
+"""
+
+RETURN = r"""
+current:
+  description: Release current points at after the task.
+  returned: states active, rollback, query
+  type: str
+  sample: 20261124T213000Z-abc1234
+previous:
+  description: Release current pointed at before the task.
+  returned: states active, rollback
+  type: str
+  sample: 20261123T101500Z-9f8e7d6
+release:
+  description: The release manifest.
+  returned: state present; state failed when changed
+  type: dict
+  sample: {"id": "20261124T213000Z-abc1234", "version": "2.0.0", "status": "pending", "migrations": []}
+path:
+  description: Directory of the release.
+  returned: state present
+  type: str
+  sample: /srv/boosterbeacon/releases/20261124T213000Z-abc1234
+links_changed:
+  description: Shared paths linked (or to be linked) into the release.
+  returned: state present
+  type: list
+  elements: str
+  sample: [".env", "logs"]
+migrations_not_in_target:
+  description: Migrations the release left behind ships and the rollback target does not; the database may need restoring.
+  returned: state rollback
+  type: list
+  elements: str
+  sample: ["1732492800000_beacons-signal"]
+target:
+  description: Release rolled back to.
+  returned: state rollback
+  type: str
+  sample: 20261123T101500Z-9f8e7d6
+removed:
+  description: Releases removed (or, in check mode, to be removed).
+  returned: state pruned
+  type: list
+  elements: str
+  sample: ["20261101T080000Z-0a1b2c3"]
+kept:
+  description: Releases kept by pruning.
+  returned: state pruned
+  type: list
+  elements: str
+  sample: ["20261123T101500Z-9f8e7d6", "20261124T213000Z-abc1234"]
+releases:
+  description: Every release with status, size in bytes and whether it is current.
+  returned: state query
+  type: list
+  elements: dict
+  sample: [{"id": "20261124T213000Z-abc1234", "status": "active", "current": true, "size": 48213, "version": "2.0.0"}]
+previous_good:
+  description: The release a plain rollback would go to.
+  returned: state query
+  type: str
+  sample: 20261123T101500Z-9f8e7d6
+lock:
+  description: The lock this run holds (states locked) or whoever holds it (state query), with its age and whether it is stale.
+  returned: states locked, query
+  type: dict
+  sample: {"owner": "alice", "host": "laptop", "pid": 4242, "time": "2026-11-24T21:30:00Z", "age": 12, "stale": false}
+lock_taken_over:
+  description: The stale lock this run broke.
+  returned: state locked with break_stale, when a stale lock was taken over
+  type: dict
+  sample: {"owner": "bob", "host": "ci", "pid": 99, "time": "2026-11-24T18:00:00Z", "age": 12600, "stale": true}
+lock_released:
+  description: The lock removed.
+  returned: state unlocked, when a lock was removed
+  type: dict
+  sample: {"owner": "alice", "token": "run-1"}
+warning:
+  description: Why current could not be read.
+  returned: state query, when current is broken
+  type: str
+  sample: current points at /tmp/x, outside /srv/boosterbeacon/releases
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseError, ReleaseManager
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            app_root=dict(type="path", required=True),
+            state=dict(type="str", default="query",
+                       choices=["present", "active", "rollback", "failed", "pruned", "locked", "unlocked", "query"]),
+            release_id=dict(type="str"),
+            version=dict(type="str"),
+            git_sha=dict(type="str"),
+            artifact_sha256=dict(type="str"),
+            deployed_by=dict(type="str"),
+            migrations=dict(type="list", elements="str"),
+            shared_paths=dict(type="list", elements="str"),
+            shared_owner=dict(type="str"),
+            shared_group=dict(type="str"),
+            keep=dict(type="int", default=5),
+            reason=dict(type="str"),
+            force=dict(type="bool", default=False),
+            lock_owner=dict(type="str"),
+            lock_token=dict(type="str", no_log=False),
+            lock_host=dict(type="str"),
+            lock_pid=dict(type="int"),
+            lock_purpose=dict(type="str", default="deploy"),
+            lock_timeout=dict(type="int", default=1800),
+            break_stale=dict(type="bool", default=False),
+        ),
+        required_if=[("state", "present", ["release_id"]), ("state", "active", ["release_id"]),
+                     ("state", "failed", ["release_id"])],
+        supports_check_mode=True,
+    )
+    try:
+        result = ReleaseManager(module.params, module.check_mode, module._diff).run()
+    except ReleaseError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

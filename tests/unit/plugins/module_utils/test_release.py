@@ -1,0 +1,274 @@
+# Release logic on a real temporary directory: the module does nothing but file operations.
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils import _release as rel
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseError, ReleaseManager
+
+NOW = 1795564800.0  # 2026-11-24T00:00:00Z
+
+
+def params(app_root, **kw):
+    base = dict(app_root=str(app_root), state="query", release_id=None, version=None, git_sha=None,
+                artifact_sha256=None, deployed_by=None, migrations=None, shared_paths=None, shared_owner=None,
+                shared_group=None, keep=5, reason=None, force=False, lock_owner=None, lock_token=None,
+                lock_host=None, lock_pid=None, lock_purpose="deploy", lock_timeout=1800, break_stale=False)
+    base.update(kw)
+    return base
+
+
+def run(app_root, check=False, now=NOW, **kw):
+    return ReleaseManager(params(app_root, **kw), check_mode=check, diff=True, now=now).run()
+
+
+def rid(n):
+    return "202611%02dT000000Z-r%d" % (n, n)
+
+
+def deploy(root, n, migrations=None, status=None):
+    run(root, state="present", release_id=rid(n), version="%d.0.0" % n, migrations=migrations or [])
+    run(root, state="active", release_id=rid(n))
+    if status:
+        run(root, state="failed", release_id=rid(n), reason=status)
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", ".hidden", "", "x" * 200, "a..b", "spa ce"])
+def test_bad_ids_are_refused(bad):
+    with pytest.raises(ReleaseError, match="no '/', no '..'"):
+        rel.validate_id(bad)
+
+
+@pytest.mark.parametrize("bad", ["relative/path", "", "/srv/../etc"])
+def test_bad_app_root_is_refused(bad):
+    with pytest.raises(ReleaseError, match="app_root"):
+        rel.validate_app_root(bad)
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../b", "./x"])
+def test_bad_shared_paths_are_refused(bad):
+    with pytest.raises(ReleaseError, match="shared_paths entry"):
+        rel.validate_shared_path(bad)
+
+
+def test_present_creates_release_manifest_and_shared_links(tmp_path):
+    result = run(tmp_path, state="present", release_id=rid(1), version="1.0.0", git_sha="abc",
+                 migrations=["002_b", "001_a"], shared_paths=[".env", "logs/", "config/app.json"])
+    assert result["changed"] is True
+    path = tmp_path / "releases" / rid(1)
+    manifest = json.loads((path / ".release.json").read_text())
+    assert manifest["status"] == "pending"
+    assert manifest["migrations"] == ["001_a", "002_b"]
+    assert os.readlink(path / ".env") == str(tmp_path / "shared" / ".env")
+    assert (tmp_path / "shared" / ".env").is_file()
+    assert oct((tmp_path / "shared" / ".env").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "shared" / "logs").is_dir()
+    assert os.path.islink(path / "config" / "app.json")
+    assert result["diff"]["before"]["manifest"] is None
+    again = run(tmp_path, state="present", release_id=rid(1), version="1.0.0", git_sha="abc",
+                migrations=["001_a", "002_b"], shared_paths=[".env", "logs/", "config/app.json"])
+    assert again["changed"] is False
+
+
+def test_present_in_check_mode_changes_nothing(tmp_path):
+    result = run(tmp_path, check=True, state="present", release_id=rid(1), shared_paths=[".env"])
+    assert result["changed"] is True
+    assert not (tmp_path / "releases").exists()
+
+
+def test_present_refuses_to_replace_a_shipped_file_unless_forced(tmp_path):
+    path = tmp_path / "releases" / rid(1)
+    path.mkdir(parents=True)
+    (path / ".env").write_text("SHIPPED=1\n")
+    (path / "logs").mkdir()
+    with pytest.raises(ReleaseError, match="ships .*\\.env itself"):
+        run(tmp_path, state="present", release_id=rid(1), shared_paths=[".env"])
+    run(tmp_path, state="present", release_id=rid(1), shared_paths=["logs/"])  # an empty dir is replaced
+    assert os.path.islink(path / "logs")
+    run(tmp_path, state="present", release_id=rid(1), shared_paths=[".env"], force=True)
+    assert os.path.islink(path / ".env")
+
+
+def test_active_switches_current_and_marks_statuses(tmp_path):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+    result = run(tmp_path, state="active", release_id=rid(2))
+    assert result["previous"] == rid(1) and result["current"] == rid(2)
+    assert os.readlink(tmp_path / "current") == "releases/" + rid(2)
+    assert rel.read_manifest(str(tmp_path), rid(1))["status"] == "good"
+    assert rel.read_manifest(str(tmp_path), rid(2))["status"] == "active"
+    assert result["diff"] == {"before": {"current": rid(1)}, "after": {"current": rid(2)}}
+    assert run(tmp_path, state="active", release_id=rid(2))["changed"] is False
+
+
+def test_active_check_mode_predicts_and_leaves_current(tmp_path):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+    assert run(tmp_path, check=True, state="active", release_id=rid(2))["changed"] is True
+    assert os.readlink(tmp_path / "current") == "releases/" + rid(1)
+
+
+def test_active_refuses_unknown_incomplete_and_failed_releases(tmp_path):
+    deploy(tmp_path, 1)
+    with pytest.raises(ReleaseError) as err:
+        run(tmp_path, state="active", release_id=rid(9))
+    assert err.value.details["valid_ids"] == [rid(1)]
+    (tmp_path / "releases" / rid(3)).mkdir()
+    with pytest.raises(ReleaseError, match="incomplete"):
+        run(tmp_path, state="active", release_id=rid(3))
+    run(tmp_path, state="present", release_id=rid(4))
+    run(tmp_path, state="failed", release_id=rid(4), reason="health check failed")
+    with pytest.raises(ReleaseError, match="marked failed \\(health check failed\\)"):
+        run(tmp_path, state="active", release_id=rid(4))
+    assert run(tmp_path, state="active", release_id=rid(4), force=True)["current"] == rid(4)
+
+
+def test_rollback_goes_to_previous_good_and_lists_migrations(tmp_path):
+    deploy(tmp_path, 1, migrations=["001"])
+    deploy(tmp_path, 2, migrations=["001", "002"])
+    deploy(tmp_path, 3, migrations=["001", "002", "003"])
+    run(tmp_path, state="failed", release_id=rid(3), reason="health")
+    result = run(tmp_path, state="rollback")
+    assert result["target"] == rid(2) and result["previous"] == rid(3)
+    assert result["migrations_not_in_target"] == ["003"]
+    assert rel.read_manifest(str(tmp_path), rid(3))["status"] == "failed"
+    named = run(tmp_path, state="rollback", release_id=rid(1))
+    assert named["current"] == rid(1)
+    assert named["migrations_not_in_target"] == ["002"]
+    assert run(tmp_path, state="rollback", release_id=rid(1))["changed"] is False
+
+
+def test_rollback_refuses_failed_target_and_explains_missing_target(tmp_path):
+    with pytest.raises(ReleaseError, match="no earlier good release"):
+        run(tmp_path, state="rollback")
+    deploy(tmp_path, 1, status="broken build")
+    deploy(tmp_path, 2)
+    with pytest.raises(ReleaseError, match="marked failed \\(broken build\\)"):
+        run(tmp_path, state="rollback", release_id=rid(1))
+    assert run(tmp_path, state="rollback", release_id=rid(1), force=True)["current"] == rid(1)
+
+
+def test_current_outside_releases_is_refused(tmp_path):
+    deploy(tmp_path, 1)
+    os.unlink(tmp_path / "current")
+    os.symlink("/tmp", tmp_path / "current")
+    with pytest.raises(ReleaseError, match="outside"):
+        run(tmp_path, state="active", release_id=rid(1))
+    assert "outside" in run(tmp_path, state="query")["warning"]
+    assert run(tmp_path, state="active", release_id=rid(1), force=True)["current"] == rid(1)
+    os.unlink(tmp_path / "current")
+    (tmp_path / "current").mkdir()
+    with pytest.raises(ReleaseError, match="not a symlink"):
+        rel.current_id(str(tmp_path))
+
+
+def test_prune_keeps_n_served_releases_current_and_previous_good(tmp_path):
+    for n in range(1, 8):
+        deploy(tmp_path, n)
+    result = run(tmp_path, state="pruned", keep=5)
+    assert result["removed"] == [rid(1), rid(2)]
+    assert sorted(os.listdir(tmp_path / "releases")) == [rid(n) for n in range(3, 8)]
+    assert run(tmp_path, state="pruned", keep=5)["changed"] is False
+
+
+def test_failed_releases_do_not_count_and_previous_good_survives(tmp_path):
+    for n in range(1, 4):
+        deploy(tmp_path, n)
+    for n in range(4, 8):
+        deploy(tmp_path, n, status="health")
+    run(tmp_path, state="rollback", release_id=rid(3))
+    result = run(tmp_path, state="pruned", keep=1)
+    # current (3) is kept and also the only counted one; 2 is the previous good; failed ones are newer.
+    assert result["removed"] == [rid(1)]
+    assert set(result["kept"]) == {rid(2), rid(3)}
+
+
+def test_prune_check_mode_and_bad_keep(tmp_path):
+    for n in range(1, 4):
+        deploy(tmp_path, n)
+    assert run(tmp_path, check=True, state="pruned", keep=1)["removed"] == [rid(1)]
+    assert len(os.listdir(tmp_path / "releases")) == 3
+    with pytest.raises(ReleaseError, match="keep must be 1 or more"):
+        run(tmp_path, state="pruned", keep=0)
+
+
+def test_prune_removes_read_only_trees(tmp_path):
+    for n in range(1, 4):
+        deploy(tmp_path, n)
+    locked = tmp_path / "releases" / rid(1) / "cache"
+    locked.mkdir()
+    (locked / "f").write_text("x")
+    os.chmod(locked, 0o500)
+    run(tmp_path, state="pruned", keep=1)
+    assert not (tmp_path / "releases" / rid(1)).exists()
+
+
+def test_lock_refuses_second_holder_naming_it(tmp_path):
+    first = run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
+    assert first["changed"] is True
+    assert run(tmp_path, state="locked", lock_owner="alice", lock_token="t1")["changed"] is False
+    with pytest.raises(ReleaseError, match="held by alice@laptop pid 42") as err:
+        run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", now=NOW + 60)
+    assert err.value.details["holder"]["owner"] == "alice"
+
+
+def test_stale_lock_is_reported_then_broken_explicitly(tmp_path):
+    run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
+    later = NOW + 3600
+    with pytest.raises(ReleaseError, match="stale lock is held by alice@laptop"):
+        run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", now=later)
+    taken = run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", break_stale=True, now=later)
+    assert taken["lock_taken_over"]["owner"] == "alice"
+    assert json.loads((tmp_path / ".deploy.lock").read_text())["owner"] == "bob"
+
+
+def test_unlock_only_by_holder_unless_forced(tmp_path):
+    assert run(tmp_path, state="unlocked", lock_token="x")["changed"] is False
+    run(tmp_path, state="locked", lock_owner="alice", lock_token="t1")
+    with pytest.raises(ReleaseError, match="not by this run"):
+        run(tmp_path, state="unlocked", lock_token="other")
+    assert run(tmp_path, check=True, state="unlocked", lock_token="t1")["changed"] is True
+    assert (tmp_path / ".deploy.lock").exists()
+    assert run(tmp_path, state="unlocked", lock_token="t1")["lock_released"]["owner"] == "alice"
+    run(tmp_path, state="locked", lock_owner="alice")
+    assert run(tmp_path, state="unlocked", lock_owner="alice")["changed"] is True
+    run(tmp_path, state="locked", lock_owner="alice")
+    assert run(tmp_path, state="unlocked", lock_owner="bob", force=True)["changed"] is True
+
+
+def test_lock_check_mode_writes_nothing_and_unreadable_lock_is_stale(tmp_path):
+    assert run(tmp_path, check=True, state="locked", lock_owner="a")["changed"] is True
+    assert not (tmp_path / ".deploy.lock").exists()
+    (tmp_path / ".deploy.lock").write_text("not json")
+    assert rel.Lock(str(tmp_path), NOW).read(1800)["stale"] is True
+
+
+def test_query_lists_releases_sizes_and_lock(tmp_path):
+    deploy(tmp_path, 1, migrations=["001"])
+    deploy(tmp_path, 2)
+    run(tmp_path, state="locked", lock_owner="alice", lock_token="t")
+    result = run(tmp_path, state="query", now=NOW + 10)
+    assert result["current"] == rid(2) and result["previous_good"] == rid(1)
+    assert [(r["id"], r["status"], r["current"]) for r in result["releases"]] == [
+        (rid(1), "good", False), (rid(2), "active", True)]
+    assert result["releases"][0]["migrations"] == ["001"]
+    assert result["releases"][0]["size"] > 0
+    assert result["lock"]["owner"] == "alice" and result["lock"]["age"] == 10
+    assert result["changed"] is False
+
+
+def test_failed_is_idempotent(tmp_path):
+    deploy(tmp_path, 1)
+    assert run(tmp_path, check=True, state="failed", release_id=rid(1))["changed"] is True
+    assert rel.read_manifest(str(tmp_path), rid(1))["status"] == "active"
+    assert run(tmp_path, state="failed", release_id=rid(1), reason="x")["changed"] is True
+    assert run(tmp_path, state="failed", release_id=rid(1), reason="x")["changed"] is False
+
+
+def test_write_json_atomic_leaves_no_temp_file_on_error(tmp_path):
+    with pytest.raises(TypeError):
+        rel.write_json_atomic(str(tmp_path / "m.json"), {"bad": object()})
+    assert os.listdir(tmp_path) == []

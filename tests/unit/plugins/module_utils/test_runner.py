@@ -1,0 +1,71 @@
+# Unit tests for the command chokepoint every module uses.
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import (
+    CommandError,
+    ModuleError,
+    Runner,
+)
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, answers=None):
+        self.check_mode = check_mode
+        self.answers = answers or {}
+        self.calls = []
+
+    def run_command(self, argv, environ_update=None, data=None, cwd=None, binary_data=False):
+        self.calls.append({"argv": argv, "env": environ_update, "data": data, "cwd": cwd})
+        return self.answers.get(argv[0], (0, "out", ""))
+
+
+def test_runs_and_records_commands():
+    module = FakeModule()
+    runner = Runner(module)
+    assert runner.run(["pm2", "jlist"]) == (0, "out", "")
+    assert runner.commands == ["pm2 jlist"]
+    assert module.calls[0]["argv"] == ["pm2", "jlist"]
+
+
+def test_check_mode_skips_mutating_commands_but_records_them():
+    module = FakeModule(check_mode=True)
+    runner = Runner(module)
+    assert runner.run(["pm2", "delete", "app"], mutating=True) == (0, "", "")
+    runner.run(["pm2", "jlist"])
+    assert [c["argv"] for c in module.calls] == [["pm2", "jlist"]]
+    assert runner.commands == ["pm2 delete app", "pm2 jlist"]
+
+
+def test_become_user_wraps_argv_with_runuser_and_passes_environment():
+    module = FakeModule()
+    runner = Runner(module, become_user="app", environ={"PM2_HOME": "/srv/app/.pm2"})
+    runner.run(["pm2", "save"], environ={"EXTRA": "1"}, cwd="/srv/app")
+    call = module.calls[0]
+    assert call["argv"] == ["runuser", "-u", "app", "--", "pm2", "save"]
+    assert call["env"] == {"PM2_HOME": "/srv/app/.pm2", "EXTRA": "1"}
+    assert call["cwd"] == "/srv/app"
+
+
+def test_failure_raises_with_masked_secret_and_details():
+    module = FakeModule(answers={"psql": (2, "", "password s3cr3t rejected")})
+    runner = Runner(module, secrets=["s3cr3t"])
+    with pytest.raises(CommandError) as err:
+        runner.run(["psql", "-c", "x"], what="query the database")
+    assert err.value.msg == "Failed to query the database: psql exited 2: password ******** rejected"
+    assert err.value.details["rc"] == 2
+    assert "s3cr3t" not in err.value.details["stderr"]
+    assert isinstance(err.value, ModuleError)
+
+
+def test_check_rc_false_returns_the_failure():
+    module = FakeModule(answers={"systemctl": (3, "inactive", "")})
+    runner = Runner(module)
+    assert runner.run(["systemctl", "is-active", "x"], check_rc=False) == (3, "inactive", "")
+
+
+def test_secrets_are_masked_in_recorded_commands():
+    runner = Runner(FakeModule(), secrets=["hunter2", ""])
+    runner.run(["redis-cli", "--pass", "hunter2", "PING"])
+    assert runner.commands == ["redis-cli --pass ******** PING"]
