@@ -1,0 +1,259 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: health_probe
+short_description: HTTP, TCP, PostgreSQL, Redis, PM2 and command health checks with retries and hints
+version_added: 0.1.0
+description:
+  - Runs a list of checks on the managed host, retrying each until it passes or O(retries) attempts are used.
+  - Returns, per check, whether it passed, how many attempts it took, its latency and its last error; on failure,
+    a hint saying what to look at next and the tail of O(log_files).
+  - PostgreSQL and Redis are checked over their own protocols with the standard library, so the host needs no client
+    programs or drivers (PostgreSQL authentication methods trust, password, md5 and scram-sha-256).
+  - Changes nothing; runs in check mode too.
+author: BoosterBeacon operators
+extends_documentation_fragment:
+  - boosterbeacon.infra.attributes
+  - boosterbeacon.infra.attributes.actiongroup
+  - boosterbeacon.infra.attributes.info_module
+attributes:
+  platform:
+    platforms: debian
+options:
+  checks:
+    description: The checks to run, in order.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      type:
+        description: What to check.
+        type: str
+        required: true
+        choices: [http, tcp, postgres, redis, pm2, command]
+      name:
+        description: Name in the report; defaults to the type and target.
+        type: str
+      url:
+        description: URL, for V(http).
+        type: str
+      method:
+        description: HTTP method.
+        type: str
+        default: GET
+      headers:
+        description: Request headers.
+        type: dict
+      body:
+        description: Request body.
+        type: str
+      status:
+        description: Accepted HTTP status codes.
+        type: list
+        elements: int
+        default: [200]
+      body_contains:
+        description: Text the body must contain.
+        type: str
+      json:
+        description: Dotted JSON paths and the values they must have, for example C(checks.postgres.ok=true) as a dict.
+        type: dict
+      max_latency_ms:
+        description: Fail a check that answers slower than this.
+        type: int
+      validate_certs:
+        description: Verify TLS certificates.
+        type: bool
+        default: true
+      ca_path:
+        description: CA bundle to verify TLS certificates with.
+        type: path
+      host:
+        description: Host for V(tcp), V(postgres) (a directory starting with C(/) means a Unix socket) and V(redis).
+        type: str
+      port:
+        description: Port for V(tcp), V(postgres) (default 5432) and V(redis) (default 6379).
+        type: int
+      user:
+        description: PostgreSQL role.
+        type: str
+      password:
+        description: PostgreSQL or Redis password.
+        type: str
+        no_log: true
+      username:
+        description: Redis ACL user (without it, AUTH uses the password alone).
+        type: str
+      database:
+        description: PostgreSQL database; defaults to the role name.
+        type: str
+      ssl:
+        description: PostgreSQL TLS, as libpq's sslmode (V(require) encrypts without verifying the certificate).
+        type: str
+        choices: [disable, prefer, require]
+        default: prefer
+      app:
+        description: PM2 process name, for V(pm2); every instance must be online.
+        type: str
+      pm2_user:
+        description: Account whose PM2 daemon to ask.
+        type: str
+      pm2_home:
+        description: PM2_HOME of that daemon; defaults to C(~pm2_user/.pm2).
+        type: path
+      min_instances:
+        description: Instances that must be online, for V(pm2).
+        type: int
+      argv:
+        description: Command to run, for V(command). It should not change anything.
+        type: list
+        elements: str
+      rc:
+        description: Expected exit code, for V(command).
+        type: int
+        default: 0
+      stdout_contains:
+        description: Text the command's output must contain.
+        type: str
+      retries:
+        description: Overrides O(retries) for this check.
+        type: int
+      timeout:
+        description: Overrides O(timeout) for this check.
+        type: int
+  retries:
+    description: Attempts per check.
+    type: int
+    default: 3
+  delay:
+    description: Seconds between attempts.
+    type: int
+    default: 2
+  timeout:
+    description: Seconds one attempt may take.
+    type: int
+    default: 5
+  log_files:
+    description: Files whose last lines are returned when a check fails (for example the app's PM2 error log).
+    type: list
+    elements: path
+    default: []
+  log_lines:
+    description: How many lines of each log file.
+    type: int
+    default: 50
+  fail_on_error:
+    description: Fail the task when a check fails (the report is still returned). With V(false), return RV(ok=false) instead.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Gate a deploy on the service and its dependencies
+  boosterbeacon.infra.health_probe:
+    retries: 10
+    delay: 3
+    log_files: [/srv/boosterbeacon/.pm2/logs/boosterbeacon-error.log]
+    checks:
+      - type: http
+        url: http://127.0.0.1:3000/ready
+        json: {status: ready}
+        max_latency_ms: 500
+      - type: pm2
+        app: boosterbeacon
+        pm2_user: boosterbeacon
+        min_instances: 2
+      - type: postgres
+        user: boosterbeacon_app
+        password: "{{ vault_postgresql_app_password }}"
+        database: boosterbeacon
+      - type: redis
+        username: boosterbeacon
+        password: "{{ vault_redis_app_password }}"
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every check passed.
+  returned: always
+  type: bool
+  sample: false
+checks:
+  description: One entry per check with name, type, ok, attempts, latency_ms, error and, on failure, a hint; HTTP checks add http_status.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "http http://127.0.0.1:3000/ready", "type": "http", "ok": false, "attempts": 3, "latency_ms": 4.2,
+            "http_status": 503, "error": "HTTP 503 (expected [200])", "hint": "The app answers but is unhealthy..."}]
+failed_checks:
+  description: Names of the checks that failed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["http http://127.0.0.1:3000/ready"]
+log_tail:
+  description: Last lines of each of O(log_files), by path.
+  returned: when a check failed
+  type: dict
+  sample: {"/srv/boosterbeacon/.pm2/logs/boosterbeacon-error.log": ["Error: connect ECONNREFUSED 127.0.0.1:5432"]}
+duration_ms:
+  description: Time all checks took.
+  returned: always
+  type: float
+  sample: 152.3
+commands:
+  description: Commands run (PM2 and command checks).
+  returned: always
+  type: list
+  elements: str
+  sample: ["runuser -u boosterbeacon -- /usr/local/bin/pm2 jlist"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._health_probe import Prober
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
+
+CHECK_SPEC = dict(
+    type=dict(type="str", required=True, choices=["http", "tcp", "postgres", "redis", "pm2", "command"]),
+    name=dict(type="str"), url=dict(type="str"), method=dict(type="str", default="GET"), headers=dict(type="dict"),
+    body=dict(type="str"), status=dict(type="list", elements="int", default=[200]), body_contains=dict(type="str"),
+    json=dict(type="dict"), max_latency_ms=dict(type="int"), validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"), host=dict(type="str"), port=dict(type="int"), user=dict(type="str"),
+    password=dict(type="str", no_log=True), username=dict(type="str"), database=dict(type="str"),
+    ssl=dict(type="str", default="prefer", choices=["disable", "prefer", "require"]), app=dict(type="str"),
+    pm2_user=dict(type="str"), pm2_home=dict(type="path"), min_instances=dict(type="int"),
+    argv=dict(type="list", elements="str"), rc=dict(type="int", default=0), stdout_contains=dict(type="str"),
+    retries=dict(type="int"), timeout=dict(type="int"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            checks=dict(type="list", elements="dict", required=True, options=CHECK_SPEC),
+            retries=dict(type="int", default=3), delay=dict(type="int", default=2), timeout=dict(type="int", default=5),
+            log_files=dict(type="list", elements="path", default=[]), log_lines=dict(type="int", default=50),
+            fail_on_error=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        report = Prober(module, module.params).run()
+    except ModuleError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    if not report["ok"] and module.params["fail_on_error"]:
+        module.fail_json(**report)
+    module.exit_json(**report)
+
+
+if __name__ == "__main__":
+    main()
