@@ -84,11 +84,12 @@ def redis_command(sock, *args):
 
 
 class Prober:
-    def __init__(self, module, params, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, module, params, sleep=None, clock=None):
         self.module = module
         self.p = params
-        self.sleep = sleep
-        self.clock = clock
+        # Looked up at call time so tests can replace them.
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
+        self.clock = clock or (lambda: time.monotonic())
         self.runner = Runner(module)
 
     # -- one attempt per type; each raises CheckFailed with a readable reason -----------------
