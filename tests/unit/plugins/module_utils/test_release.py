@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _release as rel
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseError, ReleaseManager
 
-NOW = 1795564800.0  # 2026-11-24T00:00:00Z
+NOW = 1795564800.0  # 2026-11-25T00:00:00Z
 
 
 def params(app_root, **kw):

@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL backups that are proven, not assumed: dumps written atomically with a checksum and a
+manifest (server version, tables and row counts, migrations), verified by a real restore into a
+scratch database, guarded restores, and retention that never drops the newest verified backup."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._postgres import libpq_environ
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError, Runner
+
+# Exact row counts of every user table, one "schema.table|count" line each.
+COUNTS_SQL = (
+    "SELECT n.nspname || '.' || c.relname, "
+    "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), "
+    "false, true, '')))[1]::text "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1"
+)
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def utc(ts):
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+
+
+def iso(ts):
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def slug(text):
+    return re.sub(r"[^A-Za-z0-9]+", "-", text or "").strip("-").lower()[:60]
+
+
+def backup_name(database, now, label=None):
+    name = "%s-%s" % (database, utc(now).strftime("%Y%m%dT%H%M%SZ"))
+    return name + ("-" + slug(label) if slug(label) else "")
+
+
+def checksum(path):
+    """sha256 of a dump file, or of a directory-format dump's files in name order."""
+    digest = hashlib.sha256()
+    files = [path] if os.path.isfile(path) else [os.path.join(path, f) for f in sorted(os.listdir(path))]
+    for name in files:
+        with open(name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def size_of(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+
+
+def parse_counts(output):
+    counts = {}
+    for line in output.splitlines():
+        if "|" in line:
+            table, count = line.rsplit("|", 1)
+            counts[table] = int(count)
+    return counts
+
+
+def compare_counts(expected, actual):
+    return [{"table": t, "expected": expected.get(t), "actual": actual.get(t)}
+            for t in sorted(set(expected) | set(actual)) if expected.get(t) != actual.get(t)]
+
+
+def plan_retention(backups, now, keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0):
+    """Which backups to keep, with reasons: the newest keep_last; the newest per day, ISO week and
+    month for the last keep_daily days, keep_weekly weeks and keep_monthly months; and always the
+    newest verified backup. Returns (keep {name: [reasons]}, remove [names])."""
+    ordered = sorted(backups, key=lambda b: b["created_epoch"], reverse=True)
+    keep = {}
+
+    def mark(backup, reason):
+        keep.setdefault(backup["name"], []).append(reason)
+
+    for backup in ordered[:keep_last]:
+        mark(backup, "last %d" % keep_last)
+    buckets = (("daily", keep_daily, lambda d: d.strftime("%Y-%m-%d")),
+               ("weekly", keep_weekly, lambda d: "%d-W%02d" % d.isocalendar()[:2]),
+               ("monthly", keep_monthly, lambda d: d.strftime("%Y-%m")))
+    for label, count, key in buckets:
+        seen = []
+        for backup in ordered:
+            bucket = key(utc(backup["created_epoch"]))
+            if bucket not in seen:
+                seen.append(bucket)
+                if len(seen) <= count:
+                    mark(backup, "%s %s" % (label, bucket))
+    verified = [b for b in ordered if b.get("status") == "verified"]
+    if verified:
+        mark(verified[0], "newest verified")
+    return keep, [b["name"] for b in ordered if b["name"] not in keep]
+
+
+class PgBackup:
+    def __init__(self, module, now=None):
+        self.module = module
+        self.p = module.params
+        self.now = now
+        env = libpq_environ(self.p)
+        self.runner = Runner(module, become_user=self.p["become_user"], environ=env,
+                             secrets=[self.p["login_password"]] if self.p.get("login_password") else [])
+        self.dest = self.p["dest"]
+        self.result = {"changed": False}
+
+    def clock(self):
+        return time.time() if self.now is None else self.now
+
+    # -- tools ---------------------------------------------------------------------------------
+    def psql(self, database, sql, what):
+        _rc, out, _err = self.runner.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
+                                         what=what)
+        return out
+
+    def counts(self, database):
+        return parse_counts(self.psql(database, COUNTS_SQL, "count rows in %s" % database))
+
+    def migrations(self, database):
+        table = self.p["migrations_table"]
+        if not table or not NAME_RE.match(table):
+            return None
+        where = self.psql(database, "SELECT table_schema FROM information_schema.tables WHERE table_name = '%s' "
+                                    "ORDER BY 1 LIMIT 1" % table, "find the migrations table").strip()
+        if not where:
+            return None
+        out = self.psql(database, 'SELECT name FROM "%s"."%s" ORDER BY run_on, id' % (where, table),
+                        "read applied migrations")
+        return [line for line in out.splitlines() if line]
+
+    def database_exists(self, database):
+        return self.psql("postgres", "SELECT 1 FROM pg_database WHERE datname = '%s'" % database.replace("'", "''"),
+                         "look up database %s" % database).strip() == "1"
+
+    # -- manifests -----------------------------------------------------------------------------
+    def manifests(self):
+        if not os.path.isdir(self.dest):
+            return []
+        found = []
+        for name in sorted(os.listdir(self.dest)):
+            if name.endswith(".json") and not name.startswith("."):
+                try:
+                    with open(os.path.join(self.dest, name)) as handle:
+                        data = json.load(handle)
+                except (OSError, ValueError):
+                    continue
+                data["manifest_path"] = os.path.join(self.dest, name)
+                found.append(data)
+        return found
+
+    def write_manifest(self, manifest):
+        path = manifest.pop("manifest_path", None) or os.path.join(self.dest, manifest["name"] + ".json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(manifest, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        manifest["manifest_path"] = path
+        return path
+
+    def find(self):
+        """The manifest of O(path), or of the newest backup with O(latest)."""
+        backups = [m for m in self.manifests() if not self.p["database"] or m.get("database") == self.p["database"]]
+        if self.p["path"]:
+            wanted = os.path.realpath(self.p["path"])
+            matches = [m for m in backups if os.path.realpath(m.get("path", "")) == wanted]
+            if not matches:
+                raise ModuleError("Failed to find a manifest for %s in %s: pg_backup only restores or verifies its own "
+                                  "dumps (with their .json manifest)." % (self.p["path"], self.dest))
+            return matches[0]
+        if not backups:
+            raise ModuleError("Failed to find any backup in %s%s." % (
+                self.dest, " for database %s" % self.p["database"] if self.p["database"] else ""))
+        return max(backups, key=lambda m: m["created_epoch"])
+
+    def check_sum(self, manifest):
+        if not os.path.exists(manifest["path"]):
+            raise ModuleError("Failed to verify %s: the dump file is missing." % manifest["path"])
+        actual = checksum(manifest["path"])
+        if actual != manifest["sha256"]:
+            raise ModuleError("Failed to verify %s: sha256 is %s but the manifest says %s; the dump is corrupted or "
+                              "was changed. Use another backup." % (manifest["path"], actual, manifest["sha256"]),
+                              sha256=actual)
+
+    def restore_into(self, manifest, database, extra=()):
+        argv = ["pg_restore", "--exit-on-error", "--dbname", database] + list(extra)
+        if self.p["no_owner"]:
+            argv += ["--no-owner", "--no-acl"]
+        if manifest.get("format") == "directory" and self.p["jobs"] > 1:
+            argv += ["--jobs", str(self.p["jobs"])]
+        elif "--clean" not in extra:
+            argv.append("--single-transaction")
+        self.runner.run(argv + [manifest["path"]], mutating=True, what="restore %s into %s" % (manifest["name"], database))
+
+    # -- states --------------------------------------------------------------------------------
+    def dump(self):
+        db = self.p["database"]
+        started = self.clock()
+        name = backup_name(db, started, self.p["label"])
+        ext = ".dump" if self.p["format"] == "custom" else ".dir"
+        base, serial = name, 1
+        while os.path.exists(os.path.join(self.dest, name + ".json")):  # two dumps in one second
+            serial += 1
+            name = "%s-%d" % (base, serial)
+        final = os.path.join(self.dest, name + ext)
+        partial = os.path.join(self.dest, "." + name + ext + ".partial")
+        self.result.update(changed=True, path=final, name=name)
+        if self.module.check_mode:
+            self.runner.run(["pg_dump", "--format", self.p["format"], "--file", final, db], mutating=True)
+            return
+        self.prepare_dest()
+        server_version = self.psql(db, "SHOW server_version", "read the server version").strip()
+        counts = self.counts(db)
+        migrations = self.migrations(db)
+        argv = ["pg_dump", "--format", self.p["format"], "--compress", str(self.p["compression"]), "--file", partial]
+        if self.p["format"] == "directory" and self.p["jobs"] > 1:
+            argv += ["--jobs", str(self.p["jobs"])]
+        try:
+            self.runner.run(argv + [db], mutating=True, what="dump %s" % db)
+            # Some pg_dump failures exit 0: the dump is good only once pg_restore can read it.
+            _rc, toc, _err = self.runner.run(["pg_restore", "--list", partial], what="read the new dump")
+            if "TABLE DATA" not in toc and counts:
+                raise ModuleError("Failed to dump %s: the dump lists no table data." % db)
+            digest = checksum(partial)
+            os.replace(partial, final)
+        finally:
+            if os.path.isdir(partial):
+                shutil.rmtree(partial, ignore_errors=True)
+            elif os.path.exists(partial):
+                os.unlink(partial)
+        _rc, tool, _err = self.runner.run(["pg_dump", "--version"], what="read the pg_dump version")
+        finished = self.clock()
+        manifest = {
+            "name": name, "path": final, "database": db, "label": self.p["label"], "format": self.p["format"],
+            "compression": self.p["compression"], "server_version": server_version, "pg_dump_version": tool.strip(),
+            "size": size_of(final), "sha256": digest, "tables": counts, "migrations": migrations,
+            "started": iso(started), "finished": iso(finished), "created_epoch": started,
+            "duration_s": round(finished - started, 3), "status": "dumped",
+        }
+        self.result.update(manifest=manifest, manifest_path=self.write_manifest(manifest),
+                           sha256=digest, size=manifest["size"], tables=counts, duration_s=manifest["duration_s"])
+
+    def prepare_dest(self):
+        if not os.path.isdir(self.dest):
+            os.makedirs(self.dest, 0o700)
+        if self.p["become_user"]:
+            shutil.chown(self.dest, user=self.p["become_user"])
+        os.chmod(self.dest, 0o700)
+
+    def verify(self):
+        manifest = self.find()
+        self.result.update(path=manifest["path"], name=manifest["name"])
+        self.check_sum(manifest)
+        self.runner.run(["pg_restore", "--list", manifest["path"]], what="read %s" % manifest["path"])
+        self.result["changed"] = True  # the manifest records the verification
+        if self.module.check_mode:
+            return
+        scratch = "%s_verify_%s" % (manifest["database"], uuid.uuid4().hex[:8])
+        started = self.clock()
+        self.runner.run(["createdb", scratch], mutating=True, what="create scratch database %s" % scratch)
+        try:
+            self.restore_into(manifest, scratch)
+            actual = self.counts(scratch)
+        finally:
+            self.runner.run(["dropdb", "--if-exists", scratch], mutating=True, what="drop scratch database %s" % scratch)
+        mismatches = compare_counts(manifest.get("tables") or {}, actual)
+        self.result.update(scratch_database=scratch, mismatches=mismatches, tables=actual,
+                           duration_s=round(self.clock() - started, 3))
+        if mismatches:
+            raise ModuleError("Failed to verify %s: row counts differ after a real restore: %s." % (
+                manifest["name"], ", ".join("%(table)s expected %(expected)s got %(actual)s" % m for m in mismatches)),
+                mismatches=mismatches, path=manifest["path"])
+        manifest.update(status="verified", verified_at=iso(self.clock()))
+        self.write_manifest(manifest)
+        self.result["ok"] = True
+
+    def restore(self):
+        manifest = self.find()
+        target = self.p["target"]
+        self.result.update(path=manifest["path"], name=manifest["name"], target=target, changed=True)
+        self.check_sum(manifest)
+        exists = self.database_exists(target)
+        extra = []
+        if self.p["create"]:
+            if exists:
+                raise ModuleError("Failed to restore into %s: it already exists and create=true asks for a new "
+                                  "database. Pick another target or drop create." % target)
+            self.runner.run(["createdb", target], mutating=True, what="create database %s" % target)
+        elif not exists:
+            raise ModuleError("Failed to restore into %s: no such database. Set create=true to create it." % target)
+        else:
+            tables = self.counts(target)
+            if tables and not self.p["force"]:
+                raise ModuleError("Failed to restore into %s: it is not empty (%d tables). Restore into a new database "
+                                  "(create=true), or set force=true to drop and recreate the dump's objects."
+                                  % (target, len(tables)), tables=sorted(tables))
+            if tables:
+                extra = ["--clean", "--if-exists"]
+        self.restore_into(manifest, target, extra)
+        if not self.module.check_mode:
+            self.result["tables"] = self.counts(target)
+            self.result["mismatches"] = compare_counts(manifest.get("tables") or {}, self.result["tables"])
+
+    def prune(self):
+        backups = self.manifests()
+        if self.p["database"]:
+            backups = [b for b in backups if b.get("database") == self.p["database"]]
+        keep, remove = plan_retention(backups, self.clock(), self.p["keep_last"], self.p["keep_daily"],
+                                      self.p["keep_weekly"], self.p["keep_monthly"])
+        self.result.update(changed=bool(remove), removed=remove, kept=keep)
+        if self.module.check_mode:
+            return
+        for backup in backups:
+            if backup["name"] in remove:
+                if os.path.isdir(backup["path"]):
+                    shutil.rmtree(backup["path"])
+                elif os.path.exists(backup["path"]):
+                    os.unlink(backup["path"])
+                os.unlink(backup["manifest_path"])
+
+    def list(self):
+        now = self.clock()
+        self.result["backups"] = sorted(
+            [{"name": b["name"], "path": b["path"], "database": b.get("database"), "label": b.get("label"),
+              "created": b.get("started"), "age_s": int(now - b["created_epoch"]),
+              "age": "%.1f h" % ((now - b["created_epoch"]) / 3600), "size": b.get("size"),
+              "verified": b.get("status") == "verified", "sha256": b.get("sha256"), "migrations": b.get("migrations")}
+             for b in self.manifests()
+             if not self.p["database"] or b.get("database") == self.p["database"]],
+            key=lambda b: b["age_s"])
+
+    def run(self):
+        getattr(self, self.p["state"])()
+        self.result["commands"] = self.runner.commands
+        return self.result
