@@ -87,9 +87,8 @@ class Prober:
     def __init__(self, module, params, sleep=None, clock=None):
         self.module = module
         self.p = params
-        # Looked up at call time so tests can replace them.
-        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.clock = clock or (lambda: time.monotonic())
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
         self.runner = Runner(module)
 
     # -- one attempt per type; each raises CheckFailed with a readable reason -----------------

@@ -336,7 +336,7 @@ class PgBackup:
                     os.unlink(backup["path"])
                 os.unlink(backup["manifest_path"])
 
-    def list(self):
+    def query(self):
         now = self.clock()
         self.result["backups"] = sorted(
             [{"name": b["name"], "path": b["path"], "database": b.get("database"), "label": b.get("label"),

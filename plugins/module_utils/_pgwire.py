@@ -176,7 +176,7 @@ def simple_query(conn, sql):
         if kind == b"D":
             count = struct.unpack("!H", payload[:2])[0]
             pos, row = 2, []
-            for _ in range(count):
+            for _column in range(count):
                 size = struct.unpack("!i", payload[pos:pos + 4])[0]
                 pos += 4
                 if size < 0:
@@ -188,8 +188,8 @@ def simple_query(conn, sql):
         elif kind == b"E":
             error = parse_error(payload)
         elif kind == b"Z":
-            if error:
-                raise error
+            if error is not None:
+                raise error  # pylint: disable=raising-bad-type
             return rows
 
 

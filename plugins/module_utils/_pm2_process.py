@@ -23,9 +23,8 @@ class Pm2Process:
     def __init__(self, module, sleep=None, clock=None):
         self.module = module
         self.p = module.params
-        # Looked up at call time so tests can replace them.
-        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.clock = clock or (lambda: time.monotonic())
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
         self.pm2_bin = _pm2.find_pm2(module, self.p["executable"])
         env = _pm2.pm2_environ(self.p["user"], self.p["pm2_home"])
         self.pm2_home = env["PM2_HOME"]
@@ -104,16 +103,20 @@ class Pm2Process:
         if not expect:
             return
         want = os.path.realpath(expect)
-        wrong = [x for x in procs if not (os.path.realpath(x["cwd"] or "") == want
-                                         or os.path.realpath(x["script"] or "").startswith(want + os.sep))]
+        wrong = [x for x in procs if not self._runs_from(x, want)]
         self.result["release_path"] = want
         if wrong:
-            raise ModuleError(
-                "Failed to switch %s to %s: instances %s still run from %s. PM2 resolved the old symlink target; "
-                "delete the app and start it again from the ecosystem file (pm2 delete %s)."
-                % (self.p["name"], want, ", ".join(str(x["pm_id"]) for x in wrong),
-                   os.path.realpath(wrong[0]["cwd"] or ""), self.p["name"]),
-            processes=procs, commands=self.runner.commands)
+            msg = ("Failed to switch %s to %s: instances %s still run from %s. PM2 resolved the old symlink "
+                   "target; delete the app and start it again from the ecosystem file (pm2 delete %s)."
+                   % (self.p["name"], want, ", ".join(str(x["pm_id"]) for x in wrong),
+                      os.path.realpath(wrong[0]["cwd"] or ""), self.p["name"]))
+            raise ModuleError(msg, processes=procs, commands=self.runner.commands)
+
+    @staticmethod
+    def _runs_from(proc, want):
+        if os.path.realpath(proc["cwd"] or "") == want:
+            return True
+        return os.path.realpath(proc["script"] or "").startswith(want + os.sep)
 
     def startup(self):
         user = self.p["user"] or pwd.getpwuid(os.getuid()).pw_name

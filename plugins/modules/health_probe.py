@@ -19,7 +19,7 @@ description:
   - PostgreSQL and Redis are checked over their own protocols with the standard library, so the host needs no client
     programs or drivers (PostgreSQL authentication methods trust, password, md5 and scram-sha-256).
   - Changes nothing; runs in check mode too.
-author: BoosterBeacon operators
+author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup
@@ -86,9 +86,8 @@ options:
         description: PostgreSQL role.
         type: str
       password:
-        description: PostgreSQL or Redis password.
+        description: PostgreSQL or Redis password (not logged).
         type: str
-        no_log: true
       username:
         description: Redis ACL user (without it, AUTH uses the password alone).
         type: str

@@ -20,8 +20,9 @@ description:
     drops the scratch database, and marks the manifest verified.
   - V(restore) restores into a named database; it refuses a database with tables unless O(force=true), and can create a new one.
   - V(prune) keeps backups by count and by day, week and month, and never removes the newest verified backup.
-  - V(list) lists backups with age, size and whether they were verified.
-author: BoosterBeacon operators
+  - V(query) lists backups with age, size and whether they were verified (a list state, named like
+    release_manager's; C(state=list) is reserved for info modules).
+author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup
@@ -34,15 +35,15 @@ attributes:
     support: none
   idempotent:
     support: partial
-    details: V(dump) and V(verify) always change (a new file, a manifest update); V(prune) and V(list) are idempotent.
+    details: V(dump) and V(verify) always change (a new file, a manifest update); V(prune) and V(query) are idempotent.
   platform:
     platforms: debian
 options:
   state:
     description: What to do.
     type: str
-    choices: [dump, verify, restore, prune, list]
-    default: list
+    choices: [dump, verify, restore, prune, query]
+    default: query
   database:
     description: Database to dump; with other states, only backups of this database are considered.
     type: str
@@ -181,7 +182,7 @@ kept:
   sample: {"boosterbeacon-20261124T020000Z": ["last 7", "daily 2026-11-24", "newest verified"]}
 backups:
   description: Backups, newest first.
-  returned: state list
+  returned: state query
   type: list
   elements: dict
   sample: [{"name": "boosterbeacon-20261124T020000Z", "age": "3.2 h", "size": 482133, "verified": true}]
@@ -203,7 +204,7 @@ from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import
 def main():
     spec = postgres_common_argument_spec()
     spec.update(
-        state=dict(type="str", default="list", choices=["dump", "verify", "restore", "prune", "list"]),
+        state=dict(type="str", default="query", choices=["dump", "verify", "restore", "prune", "query"]),
         database=dict(type="str"), dest=dict(type="path", default="/var/backups/boosterbeacon/postgresql"),
         label=dict(type="str"), format=dict(type="str", default="custom", choices=["custom", "directory"]),
         compression=dict(type="int", default=6), jobs=dict(type="int", default=1),

@@ -19,7 +19,7 @@ description:
     the tail of the app's PM2 logs.
   - With O(expect_path), it checks that every instance runs from that path after resolving symlinks, which catches
     PM2 keeping the old release after C(current) moved.
-author: BoosterBeacon operators
+author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup

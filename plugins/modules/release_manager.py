@@ -19,7 +19,7 @@ description:
   - C(current) is a relative symlink switched with rename(2), so it always points at a complete release.
   - Statuses are C(pending) (created, never served), C(active) (what current points at), C(good) (served,
     then superseded) and C(failed) (never a rollback target unless forced, never counted by pruning).
-author: BoosterBeacon operators
+author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup

@@ -134,7 +134,7 @@ def test_query_error_and_nulls(monkeypatch):
     with pytest.raises(pg.PgError, match="relation missing"):
         run([auth(0) + READY, failing], monkeypatch)
     null_row = msg(b"D", struct.pack("!Hi", 1, -1)) + msg(b"Z", b"I")
-    rows, _ = run([auth(0) + READY, null_row], monkeypatch)
+    rows, _sock = run([auth(0) + READY, null_row], monkeypatch)
     assert rows == [[None]]
 
 

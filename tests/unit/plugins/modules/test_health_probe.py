@@ -121,12 +121,18 @@ def test_postgres_error_hint_and_no_password_in_output(run_module, monkeypatch):
     assert "pg-secret-1" not in json.dumps(result)
 
 
+def raiser(exc):
+    def fail(*args, **kwargs):
+        raise exc
+    return fail
+
+
 def test_postgres_ok_and_other_failures(run_module, monkeypatch):
     monkeypatch.setattr(_pgwire, "query", lambda *a, **k: [["1"]])
     assert probe(run_module, [{"type": "postgres", "user": "app"}])["ok"] is True
-    monkeypatch.setattr(_pgwire, "query", lambda *a, **k: (_ for _ in ()).throw(_pgwire.PgError("FATAL: no db", "3D000")))
+    monkeypatch.setattr(_pgwire, "query", raiser(_pgwire.PgError("FATAL: no db", "3D000")))
     assert "does not exist" in probe(run_module, [{"type": "postgres", "user": "app"}], fail_on_error=False)["checks"][0]["hint"]
-    monkeypatch.setattr(_pgwire, "query", lambda *a, **k: (_ for _ in ()).throw(OSError("refused")))
+    monkeypatch.setattr(_pgwire, "query", raiser(OSError("refused")))
     assert "systemctl status postgresql" in probe(run_module, [{"type": "postgres", "user": "a"}], fail_on_error=False)["checks"][0]["hint"]
     monkeypatch.setattr(_pgwire, "query", lambda *a, **k: [["2"]])
     assert "returned" in probe(run_module, [{"type": "postgres", "user": "a"}], fail_on_error=False)["checks"][0]["error"]

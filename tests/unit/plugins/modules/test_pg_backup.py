@@ -148,6 +148,6 @@ def test_prune_and_list(run_module, fake_commands, tmp_path):
     assert len(check["removed"]) == 2 and len(os.listdir(tmp_path)) == 6
     result = run_module(pg_backup, policy)
     assert sorted(result["removed"]) == sorted(check["removed"])
-    listed = run_module(pg_backup, dict(state="list", dest=str(tmp_path), database="shop"))
+    listed = run_module(pg_backup, dict(state="query", dest=str(tmp_path), database="shop"))
     assert [b["name"] for b in listed["backups"]] == list(result["kept"]) and listed["changed"] is False
     assert listed["backups"][0]["name"] in names
