@@ -17,7 +17,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 DISTRO ?= trixie
 APP := tests/fixtures/app
 
-.PHONY: help venv collection docker images lint yamllint ansible-lint specs sanity units app-test \
+.PHONY: help venv collection docker images lint yamllint ansible-lint specs shellcheck sanity units app-test \
 	molecule test test-matrix build demo demo-down clean
 
 help: ## list targets
@@ -52,7 +52,11 @@ ansible-lint: venv collection
 specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
 	$(BIN)/python scripts/check-argspecs.py roles
 
-lint: yamllint ansible-lint specs ## yamllint, ansible-lint (production), argument specs
+shellcheck: ## shell scripts, the sample service's included (sanity skips that Node project)
+	@command -v shellcheck >/dev/null || { echo "ERROR: shellcheck is missing (apt-get install shellcheck)"; exit 1; }
+	shellcheck scripts/*.sh .ci/run tests/fixtures/app/scripts/*.sh
+
+lint: yamllint ansible-lint specs shellcheck ## yamllint, ansible-lint (production), argument specs, shellcheck
 
 sanity: venv ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
 	scripts/ansible-test.sh sanity
