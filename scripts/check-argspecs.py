@@ -1,7 +1,8 @@
-"""Fail when a role's defaults/main.yml and meta/argument_specs.yml disagree.
+"""Fail when a role's defaults/main.yml, meta/argument_specs.yml and README.md disagree.
 
 Every default must be documented in the `main` entry point with the same default value,
-and every documented option that has a default must be in defaults/main.yml.
+every documented option that has a default must be in defaults/main.yml, and the role's
+README must name every option.
 """
 import sys
 from pathlib import Path
@@ -31,6 +32,13 @@ def check_role(role):
         if name not in defaults and not option.get("required"):
             problems.append("%s: %s is in the spec but has no default in defaults/main.yml"
                             % (role.name, name))
+    readme = role / "README.md"
+    text = readme.read_text() if readme.exists() else ""
+    if not text:
+        problems.append("%s: README.md is missing" % role.name)
+    else:
+        problems.extend("%s: README.md does not mention %s" % (role.name, name)
+                        for name in spec if "`%s`" % name not in text)
     return problems
 
 
