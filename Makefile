@@ -91,7 +91,7 @@ build: venv ## collection tarball, then an offline install of it into a scratch 
 
 demo: venv collection images ## bring up the local container (inventories/local), provision and deploy
 	scripts/local-host.sh up
-	ansible-playbook -i inventories/local playbooks/site.yml
+	ansible-playbook -i inventories/local --vault-password-file "$$(scripts/local-secrets.sh)" playbooks/site.yml
 
 demo-down: ## remove the local container
 	scripts/local-host.sh down
