@@ -54,7 +54,7 @@ specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
 
 shellcheck: ## shell scripts, the sample service's included (sanity skips that Node project)
 	@command -v shellcheck >/dev/null || { echo "ERROR: shellcheck is missing (apt-get install shellcheck)"; exit 1; }
-	shellcheck scripts/*.sh .ci/run tests/fixtures/app/scripts/*.sh
+	shellcheck scripts/*.sh bench/*.sh .ci/run tests/fixtures/app/scripts/*.sh
 
 lint: yamllint ansible-lint specs shellcheck ## yamllint, ansible-lint (production), argument specs, shellcheck
 
