@@ -13,7 +13,12 @@ export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 COLLECTION_LINK := .collections/ansible_collections/boosterbeacon/infra
-SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# The longest first, so the parallel run ends sooner.
+SLOW_SCENARIOS := $(foreach s,provision deploy hardening web,$(filter $(s),$(ALL_SCENARIOS)))
+SCENARIOS ?= $(SLOW_SCENARIOS) $(filter-out $(SLOW_SCENARIOS),$(ALL_SCENARIOS))
+# Scenarios run at once (each in its own container); they mostly wait on apt and systemd.
+MOLECULE_JOBS ?= 3
 DISTRO ?= trixie
 APP := tests/fixtures/app
 
@@ -68,11 +73,8 @@ units: venv collection ## unit tests with coverage of plugins/
 app-test: ## the sample service: npm ci, unit tests, build, integration tests on throwaway databases
 	$(APP)/scripts/ci-test.sh
 
-molecule: venv collection images ## every molecule scenario (DISTRO=trixie by default)
-	for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s ($(DISTRO))"; \
-	  MOLECULE_DISTRO=$(DISTRO) molecule test -s $$s || exit 1; \
-	done
+molecule: venv collection images ## every molecule scenario, MOLECULE_JOBS at a time (DISTRO=trixie by default)
+	MOLECULE_DISTRO=$(DISTRO) MOLECULE_JOBS=$(MOLECULE_JOBS) scripts/molecule-all.sh $(SCENARIOS)
 
 test: lint sanity units build app-test molecule ## everything CI runs
 

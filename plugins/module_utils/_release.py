@@ -487,14 +487,18 @@ class ReleaseManager:
             if token and held.get("token") == token:
                 self.result["lock"] = held
                 return
-            if not held["stale"]:
-                raise ReleaseError("Failed to lock %s: held by %s. Wait for that run to finish; if it is dead, "
-                                   "re-run once its lock is older than lock_timeout (%ds) with break_stale=true."
-                                   % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
-            if not self.p.get("break_stale"):
-                raise ReleaseError("Failed to lock %s: a stale lock is held by %s (older than lock_timeout %ds). "
-                                   "If that run is dead, re-run with break_stale=true to take it over."
-                                   % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
+            takeover = self.p.get("takeover_token")
+            # With takeover_token the caller proved that run dead (its process is gone): no need
+            # to wait for lock_timeout.
+            if not (takeover and held.get("token") == takeover):
+                if not held["stale"]:
+                    raise ReleaseError("Failed to lock %s: held by %s. Wait for that run to finish; if it is dead, "
+                                       "re-run once its lock is older than lock_timeout (%ds) with break_stale=true."
+                                       % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
+                if not self.p.get("break_stale"):
+                    raise ReleaseError("Failed to lock %s: a stale lock is held by %s (older than lock_timeout %ds). "
+                                       "If that run is dead, re-run with break_stale=true to take it over."
+                                       % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
             self.result["lock_taken_over"] = held
         self.before = {"lock": held}
         self.after = {"lock": record}

@@ -123,6 +123,12 @@ options:
     description: Take over a stale lock; the previous holder is returned as RV(lock_taken_over).
     type: bool
     default: false
+  takeover_token:
+    description:
+      - Token of a lock whose run the caller has proved dead (for example its process is gone on the
+        controller); that lock is taken over at once, whatever its age, and returned as RV(lock_taken_over).
+      - A lock with any other token is left alone.
+    type: str
 seealso:
   - module: boosterbeacon.infra.pm2_process
 """
@@ -234,7 +240,7 @@ lock:
   sample: {"owner": "alice", "host": "laptop", "pid": 4242, "time": "2026-11-24T21:30:00Z", "age": 12, "stale": false}
 lock_taken_over:
   description: The stale lock this run broke.
-  returned: state locked with break_stale, when a stale lock was taken over
+  returned: state locked, when a stale lock (break_stale) or a dead run's lock (takeover_token) was taken over
   type: dict
   sample: {"owner": "bob", "host": "ci", "pid": 99, "time": "2026-11-24T18:00:00Z", "age": 12600, "stale": true}
 lock_released:
@@ -279,6 +285,7 @@ def main():
             lock_purpose=dict(type="str", default="deploy"),
             lock_timeout=dict(type="int", default=1800),
             break_stale=dict(type="bool", default=False),
+            takeover_token=dict(type="str", no_log=False),
         ),
         required_if=[("state", "present", ["release_id"]), ("state", "active", ["release_id"]),
                      ("state", "failed", ["release_id"])],

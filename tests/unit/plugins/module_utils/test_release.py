@@ -16,7 +16,8 @@ def params(app_root, **kw):
     base = dict(app_root=str(app_root), state="query", release_id=None, version=None, git_sha=None,
                 artifact_sha256=None, deployed_by=None, migrations=None, shared_paths=None, shared_owner=None,
                 shared_group=None, keep=5, reason=None, force=False, lock_owner=None, lock_token=None,
-                lock_host=None, lock_pid=None, lock_purpose="deploy", lock_timeout=1800, break_stale=False)
+                lock_host=None, lock_pid=None, lock_purpose="deploy", lock_timeout=1800, break_stale=False,
+                takeover_token=None)
     base.update(kw)
     return base
 
@@ -223,6 +224,15 @@ def test_stale_lock_is_reported_then_broken_explicitly(tmp_path):
     taken = run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", break_stale=True, now=later)
     assert taken["lock_taken_over"]["owner"] == "alice"
     assert json.loads((tmp_path / ".deploy.lock").read_text())["owner"] == "bob"
+
+
+def test_dead_runs_lock_is_taken_over_by_its_token_only(tmp_path):
+    run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
+    with pytest.raises(ReleaseError, match="held by alice@laptop"):
+        run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", takeover_token="other", now=NOW + 5)
+    taken = run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", takeover_token="t1", now=NOW + 5)
+    assert taken["lock_taken_over"]["pid"] == 42
+    assert json.loads((tmp_path / ".deploy.lock").read_text())["token"] == "t2"
 
 
 def test_unlock_only_by_holder_unless_forced(tmp_path):

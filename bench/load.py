@@ -1,0 +1,94 @@
+"""A steady, bounded HTTP load that counts every failed request.
+
+Closed loop: each worker sends the next GET as soon as the previous answer arrived, on a fresh
+connection each time (as clients behind a proxy reconnect). Runs until the stop file appears or
+--max-seconds pass, then prints one JSON object: totals, failures by kind, a few samples, and
+latency percentiles. Standard library only, so it runs on a bare test host.
+
+    python3 load.py --url http://127.0.0.1:3000/ready --workers 8 --stop-file /tmp/stop-load
+"""
+import argparse
+import http.client
+import json
+import os
+import threading
+import time
+from urllib.parse import urlsplit
+
+
+def worker(url, stop, deadline, stats, lock, timeout):
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    while not stop.is_set() and time.monotonic() < deadline:
+        started = time.monotonic()
+        failure = None
+        try:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+            conn.request("GET", path, headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status >= 500:
+                failure = "HTTP %d" % response.status
+        except Exception as exc:  # every failure counts, whatever its kind
+            failure = type(exc).__name__ + (": %s" % exc if str(exc) else "")
+        elapsed = time.monotonic() - started
+        with lock:
+            stats["total"] += 1
+            stats["latencies"].append(elapsed)
+            if failure:
+                stats["failed"] += 1
+                kind = failure.split(":")[0]
+                stats["kinds"][kind] = stats["kinds"].get(kind, 0) + 1
+                if len(stats["samples"]) < 10:
+                    stats["samples"].append({"at": round(time.time(), 3), "error": failure})
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--stop-file", help="stop as soon as this file exists")
+    parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--out", help="write the JSON result here as well")
+    args = parser.parse_args()
+
+    stats = {"total": 0, "failed": 0, "kinds": {}, "samples": [], "latencies": []}
+    lock = threading.Lock()
+    stop = threading.Event()
+    started = time.monotonic()
+    deadline = started + args.max_seconds
+    threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout), daemon=True)
+               for _ in range(args.workers)]
+    for thread in threads:
+        thread.start()
+    while time.monotonic() < deadline:
+        if args.stop_file and os.path.exists(args.stop_file):
+            break
+        time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join(args.timeout + 1)
+    seconds = time.monotonic() - started
+    latencies = stats.pop("latencies")
+    result = dict(stats, url=args.url, workers=args.workers, seconds=round(seconds, 1),
+                  rps=round(stats["total"] / seconds, 1) if seconds else 0,
+                  p50_ms=percentile(latencies, 0.5), p99_ms=percentile(latencies, 0.99),
+                  max_ms=percentile(latencies, 1.0))
+    text = json.dumps(result, sort_keys=True)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run molecule scenarios several at a time (each has its own container, bb-<scenario>-<distro>),
+# one log per scenario. Prints a line as each ends, a summary with wall times, and the whole log
+# of every scenario that failed; exits 1 when any failed.
+#   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_LOG_DIR)
+# Scenarios are started in the order given: put the longest first.
+set -euo pipefail
+
+distro=${MOLECULE_DISTRO:-trixie}
+jobs=${MOLECULE_JOBS:-3}
+logdir=${MOLECULE_LOG_DIR:-.cache/molecule-logs/$distro}
+[[ $# -gt 0 ]] || { echo "usage: $0 scenario..." >&2; exit 2; }
+command -v molecule >/dev/null || { echo "ERROR: molecule is missing (run 'make venv')" >&2; exit 1; }
+
+rm -rf "$logdir" && mkdir -p "$logdir"
+
+run_one() {
+  local scenario=$1 start result
+  start=$(date +%s)
+  if MOLECULE_DISTRO=$distro molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1; then
+    result=PASS
+  else
+    result=FAIL
+  fi
+  printf '%s %-24s %4ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" | tee "$logdir/$scenario.result"
+}
+export -f run_one
+export distro logdir
+
+started=$(date +%s)
+echo "=== molecule: $# scenarios on $distro, $jobs at a time; logs in $logdir"
+# shellcheck disable=SC2016 # $1 is expanded by the inner bash
+printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one "$1"' _ {} || true
+
+echo "=== molecule summary ($distro), wall time $(( $(date +%s) - started ))s"
+cat "$logdir"/*.result
+failed=()
+for scenario in "$@"; do
+  grep -q '^PASS' "$logdir/$scenario.result" 2>/dev/null || failed+=("$scenario")
+done
+for scenario in "${failed[@]}"; do
+  echo "=== log of the failed scenario $scenario"
+  cat "$logdir/$scenario.log" 2>/dev/null || echo "(no log: it did not start)"
+done
+if (( ${#failed[@]} )); then
+  echo "FAILED on $distro: ${failed[*]}"
+  exit 1
+fi
