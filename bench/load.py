@@ -11,6 +11,7 @@ import argparse
 import http.client
 import json
 import os
+import ssl
 import threading
 import time
 from urllib.parse import urlsplit
@@ -19,11 +20,16 @@ from urllib.parse import urlsplit
 def worker(url, stop, deadline, stats, lock, timeout):
     parts = urlsplit(url)
     path = parts.path or "/"
+    context = ssl.create_default_context() if parts.scheme == "https" else None
     while not stop.is_set() and time.monotonic() < deadline:
         started = time.monotonic()
         failure = None
         try:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+            if parts.scheme == "https":  # verified against the host's trust store
+                conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout,
+                                                   context=context)
+            else:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
             conn.request("GET", path, headers={"Connection": "close"})
             response = conn.getresponse()
             response.read()
