@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Secrets of the local environment: generated once on this machine, encrypted with
 # ansible-vault under a generated password, never committed (both paths are git-ignored).
-# Prints the vault password file's path for --vault-password-file.
+# Also an SSH key pair for the local host's deploy account (.secrets/local-ssh-key), as a real
+# server would have one. Prints the vault password file's path for --vault-password-file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PASS_FILE=.secrets/local-vault-password
@@ -25,5 +26,9 @@ if [[ ! -s $VAULT ]]; then
   } >"$tmp"
   ansible-vault encrypt --vault-password-file "$PASS_FILE" --output "$VAULT" "$tmp" >/dev/null
   echo ">> generated $VAULT (encrypted)" >&2
+fi
+if [[ ! -s .secrets/local-ssh-key ]]; then
+  command -v ssh-keygen >/dev/null || { echo "ERROR: ssh-keygen is missing (apt-get install openssh-client)" >&2; exit 1; }
+  ssh-keygen -q -t ed25519 -N '' -C boosterbeacon-local -f .secrets/local-ssh-key
 fi
 echo "$PASS_FILE"
