@@ -73,7 +73,7 @@ def main():
     started = time.monotonic()
     deadline = started + args.max_seconds
     threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout), daemon=True)
-               for _ in range(args.workers)]
+               for _worker in range(args.workers)]
     for thread in threads:
         thread.start()
     while time.monotonic() < deadline:
