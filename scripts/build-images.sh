@@ -46,6 +46,12 @@ for suite in "${SUITES[@]}"; do
   debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$rootfs" "$(mirror)" >"$rootfs.log" 2>&1 \
     || { tail -20 "$rootfs.log" >&2; exit 1; }
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  # The controller's own extra CAs also as sources, so they survive update-ca-certificates
+  # (the tls and base roles run it when they add a CA).
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$rootfs/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+  fi
   # Units that make no sense or hang inside a container.
   for unit in systemd-remount-fs.service getty@tty1.service console-getty.service \
               systemd-firstboot.service sys-kernel-config.mount; do
