@@ -214,8 +214,10 @@ def remove_tree(path):
 
 def plan_prune(releases, current, keep):
     """Which releases to remove: keep the newest ``keep`` non-failed releases, current and the
-    previous good one; failed and never-served releases don't count toward ``keep`` and go once
-    they are older than the oldest release kept."""
+    previous good one. Failed releases don't count toward ``keep`` and go once they are older
+    than the oldest release kept (their logs may still matter). Unfinished ones (pending, or
+    without a manifest) are what a killed run left: deploys prune under the lock, after their
+    own release went live, so those go at once."""
     if keep < 1:
         raise ReleaseError("Failed to prune: keep must be 1 or more, got %s." % keep)
     protected = {current, previous_good(releases, current)} - {None}
@@ -227,7 +229,7 @@ def plan_prune(releases, current, keep):
         rid = release["id"]
         if rid in kept:
             continue
-        if release["status"] in ("active", "good"):
+        if release["status"] in ("active", "good", "pending", "incomplete"):
             remove.append(rid)
         elif oldest_kept is not None and rid < oldest_kept:
             remove.append(rid)

@@ -87,7 +87,10 @@ options:
     description: Group of shared paths this module creates.
     type: str
   keep:
-    description: Served (active or good) releases to keep with O(state=pruned). Failed and never-served releases do not count.
+    description:
+      - Served (active or good) releases to keep with O(state=pruned).
+      - Failed releases do not count and go once older than the oldest kept; unfinished ones (pending, no manifest)
+        go at once, so prune under the deploy lock.
     type: int
     default: 5
   reason:

@@ -187,6 +187,17 @@ def test_failed_releases_do_not_count_and_previous_good_survives(tmp_path):
     assert set(result["kept"]) == {rid(2), rid(3)}
 
 
+def test_prune_removes_what_a_killed_run_left_at_once(tmp_path):
+    for n in range(1, 3):
+        deploy(tmp_path, n)
+    run(tmp_path, state="present", release_id=rid(3), version="3.0.0", migrations=[])  # killed after this
+    (tmp_path / "releases" / rid(4)).mkdir()  # killed before its manifest
+    deploy(tmp_path, 5)
+    result = run(tmp_path, state="pruned", keep=5)
+    assert result["removed"] == [rid(3), rid(4)]
+    assert sorted(os.listdir(tmp_path / "releases")) == [rid(1), rid(2), rid(5)]
+
+
 def test_prune_check_mode_and_bad_keep(tmp_path):
     for n in range(1, 4):
         deploy(tmp_path, n)
