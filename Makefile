@@ -22,11 +22,14 @@ MOLECULE_JOBS ?= 3
 DISTRO ?= trixie
 APP := tests/fixtures/app
 
-.PHONY: help venv collection docker images lint yamllint ansible-lint specs shellcheck sanity units app-test \
+.PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck sanity units app-test \
 	molecule test test-matrix build demo demo-down clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+tools: ## programs the tests need (installed from Debian's packages as root; elsewhere the command is printed)
+	scripts/ensure-tools.sh
 
 $(VENV)/.stamp: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +51,13 @@ docker: ## make sure a Docker engine answers (installs and starts one as root on
 images: docker ## systemd test-host images built from Debian packages
 	scripts/build-images.sh $(DISTRO)
 
+pkg-cache: images ## the package cache every test container shares (apt-cacher-ng in a trixie container)
+	scripts/build-images.sh trixie
+	scripts/pkg-cache.sh up
+
+provisioned: venv collection pkg-cache ## the provisioned-host image (rebuilt when what goes into it changes)
+	BB_PKG_CACHE_ADDR=$$(scripts/pkg-cache.sh address) scripts/provisioned-image.sh $(DISTRO)
+
 yamllint: venv
 	yamllint -s .
 
@@ -57,26 +67,26 @@ ansible-lint: venv collection
 specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
 	$(BIN)/python scripts/check-argspecs.py roles
 
-shellcheck: ## shell scripts, the sample service's included (sanity skips that Node project)
-	@command -v shellcheck >/dev/null || { echo "ERROR: shellcheck is missing (apt-get install shellcheck)"; exit 1; }
+shellcheck: tools ## shell scripts, the sample service's included (sanity skips that Node project)
 	shellcheck scripts/*.sh bench/*.sh .ci/run tests/fixtures/app/scripts/*.sh
 
 lint: yamllint ansible-lint specs shellcheck ## yamllint, ansible-lint (production), argument specs, shellcheck
 
-sanity: venv ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
+sanity: venv tools ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
 	scripts/ansible-test.sh sanity
 
 units: venv collection ## unit tests with coverage of plugins/
 	cd tests/unit && pytest -q -p no:cacheprovider --cov=ansible_collections.boosterbeacon.infra.plugins \
 	  --cov-report=term-missing --cov-fail-under=$${COV_MIN:-90} .
 
-app-test: ## the sample service: npm ci, unit tests, build, integration tests on throwaway databases
+app-test: tools ## the sample service: npm ci, unit tests, build, integration tests on throwaway databases
 	$(APP)/scripts/ci-test.sh
 
-molecule: venv collection images ## every molecule scenario, MOLECULE_JOBS at a time (DISTRO=trixie by default)
+molecule: venv collection pkg-cache ## every molecule scenario, MOLECULE_JOBS at a time (DISTRO=trixie by default)
 	MOLECULE_DISTRO=$(DISTRO) MOLECULE_JOBS=$(MOLECULE_JOBS) scripts/molecule-all.sh $(SCENARIOS)
 
-test: lint sanity units build app-test molecule ## everything CI runs
+test: ## everything CI runs, then a table of wall times per step and scenario
+	scripts/test-all.sh
 
 test-matrix: ## molecule scenarios on trixie and bookworm
 	$(MAKE) molecule DISTRO=trixie

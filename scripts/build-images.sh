@@ -57,6 +57,20 @@ for suite in "${SUITES[@]}"; do
               systemd-firstboot.service sys-kernel-config.mount; do
     ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
   done
+  # Test hosts use the suite's shared package cache (scripts/pkg-cache.sh) when the name
+  # bb-pkg-cache answers, and go to the mirror directly when it does not.
+  mkdir -p "$rootfs/usr/local/sbin"
+  cat >"$rootfs/usr/local/sbin/bb-apt-proxy" <<'DETECT'
+#!/bin/bash
+if timeout 2 bash -c 'exec 3<>/dev/tcp/bb-pkg-cache/3142' 2>/dev/null; then
+  echo http://bb-pkg-cache:3142
+else
+  echo DIRECT
+fi
+DETECT
+  chmod 0755 "$rootfs/usr/local/sbin/bb-apt-proxy"
+  echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/sbin/bb-apt-proxy";' \
+    >"$rootfs/etc/apt/apt.conf.d/01bb-pkg-cache"
   echo "en_US.UTF-8 UTF-8" > "$rootfs/etc/locale.gen"
   chroot "$rootfs" locale-gen >/dev/null 2>&1 || true
   # No stale package lists or caches: the first apt run on a host must fetch fresh ones.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Make sure the controller has every program `make test` needs. As root on Debian the missing
+# ones are installed from Debian's packages; anywhere else this stops with the exact command.
+#   docker.io, debootstrap: test hosts; postgresql, redis-server: the sample service's
+#   integration tests; shellcheck: lint and sanity; openssh-client: SSH logins in the bootstrap
+#   and hardening tests; curl: HTTPS checks from outside; python3-venv: the controller tooling;
+#   nodejs, npm: the sample service's gate (only when no Node.js is on PATH).
+set -euo pipefail
+
+declare -A provides=(
+  [docker.io]=dockerd [debootstrap]=debootstrap
+  [redis-server]=redis-server [shellcheck]=shellcheck [openssh-client]=ssh-keygen
+  [curl]=curl [git]=git [nodejs]=node [npm]=npm
+)
+missing=()
+for pkg in "${!provides[@]}"; do
+  command -v "${provides[$pkg]}" >/dev/null || [[ -x /usr/bin/${provides[$pkg]} ]] || missing+=("$pkg")
+done
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+(( ${#missing[@]} )) || exit 0
+
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort)
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  echo "ERROR: missing programs for the tests; install them with:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo ">> installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Build boosterbeacon/provisioned:<distro>: a test host already provisioned by
+# playbooks/provision.yml with molecule/_provisioned's inventory, committed as an image for the
+# scenarios whose subject is not provisioning (deploy, backups, ...). It is rebuilt only when its
+# key changes: a hash of the base image, the roles, the playbook, the modules they call, that
+# inventory, the controller's pinned tooling and this script.
+#   scripts/provisioned-image.sh [trixie|bookworm]   (BB_PKG_CACHE_ADDR: the package cache, if any)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+distro=${1:-trixie}
+base="${BB_IMAGE_REPO:-boosterbeacon/debian}:$distro"
+image="boosterbeacon/provisioned:$distro"
+container="bb-provisioned-$distro"
+log=".cache/provisioned-$distro.log"
+
+base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null) \
+  || { echo "ERROR: $base is missing: run 'make images' first" >&2; exit 1; }
+# Documentation does not change a host; everything else under these paths may.
+key=$( { echo "$base_id"
+         find roles plugins molecule/_provisioned playbooks/provision.yml requirements-dev.txt "$0" \
+           -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
+       } | sha256sum | cut -c1-16)
+
+if [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; then
+  echo ">> $image is up to date ($key)"
+  exit 0
+fi
+
+echo ">> building $image ($key): provision.yml on a fresh $distro host; log in $log"
+mkdir -p .cache
+started=$(date +%s)
+docker rm -f "$container" >/dev/null 2>&1 || true
+trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+# The options every test host runs with (.config/molecule/config.yml).
+docker run -d --name "$container" --hostname "$container" \
+  --stop-signal SIGRTMIN+3 --cgroupns host --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
+  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+  --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$base" >/dev/null
+for _ in $(seq 1 60); do
+  state=$(docker exec "$container" systemctl is-system-running 2>/dev/null || true)
+  [[ $state == running || $state == degraded ]] && break
+  sleep 1
+done
+
+if ! BB_PROVISIONED_CONTAINER=$container ANSIBLE_FORCE_COLOR=0 \
+     ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml >"$log" 2>&1; then
+  tail -60 "$log" >&2
+  echo "ERROR: provisioning the snapshot host failed (whole log: $log)" >&2
+  exit 1
+fi
+
+# A clean shutdown first, so PostgreSQL and Redis start from a consistent state in every copy.
+docker stop -t 120 "$container" >/dev/null
+docker commit -c "LABEL bb.key=$key" -c 'CMD ["/lib/systemd/systemd"]' "$container" "$image" >/dev/null
+echo ">> built $image in $(( $(date +%s) - started ))s"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make test`: every step in order, stopping at the first failure, then a table of each step and
+# molecule scenario with its wall time (also in .cache/test-times.txt) and a warning naming the
+# slowest when the whole run passed the budget (BB_TEST_BUDGET seconds, 3600 by default: CI stops
+# a run at 90 minutes, so the warning comes well before that; a warning, not a failure).
+#   scripts/test-all.sh [step...]   (steps are make targets; default: the whole suite)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+steps=("$@")
+(( ${#steps[@]} )) || steps=(tools lint sanity units build app-test molecule)
+budget=${BB_TEST_BUDGET:-3600}
+distro=${DISTRO:-trixie}
+table=.cache/test-times.txt
+mkdir -p .cache
+rows=()
+started=$(date +%s)
+
+fmt() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
+
+report() {
+  local result=$1 total=$(( $(date +%s) - started )) row
+  {
+    echo "=== make test: wall time per step ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
+    printf '%-28s %-6s %8s\n' step result time
+    for row in "${rows[@]}"; do
+      # shellcheck disable=SC2086 # row is "name result seconds"
+      set -- $row
+      printf '%-28s %-6s %8s\n' "$1" "$2" "$(fmt "$3")"
+      if [[ $1 == molecule ]] && compgen -G ".cache/molecule-logs/$distro/*.result" >/dev/null; then
+        sort -k3 -t' ' -rn ".cache/molecule-logs/$distro/"*.result | \
+          awk '{sub(/s$/, "", $3); printf "  %-26s %-6s %5dm%02ds\n", $2, $1, $3 / 60, $3 % 60}'
+      fi
+    done
+    printf '%-28s %-6s %8s\n' total "$result" "$(fmt "$total")"
+  } | tee "$table"
+  if (( total > budget )); then
+    echo "WARNING: make test took $(fmt "$total"), over the $(fmt "$budget") budget (CI stops at 90 minutes)."
+    echo "WARNING: the slowest steps and scenarios:"
+    { for row in "${rows[@]}"; do echo "$row"; done | awk '$1 != "molecule" {print $3, $1}'
+      cat ".cache/molecule-logs/$distro/"*.result 2>/dev/null | awk '{sub(/s$/, "", $3); print $3, "molecule " $2}'
+    } | sort -rn | head -5 | awk '{t = $1; $1 = ""; printf "WARNING:   %s %dm%02ds\n", $0, t / 60, t % 60}'
+  fi
+}
+
+for step in "${steps[@]}"; do
+  t0=$(date +%s)
+  echo "=== make $step"
+  if make --no-print-directory "$step"; then
+    rows+=("$step PASS $(( $(date +%s) - t0 ))")
+  else
+    rows+=("$step FAIL $(( $(date +%s) - t0 ))")
+    report FAIL
+    exit 1
+  fi
+done
+report PASS
