@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import shlex
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._mask import mask
+
 
 class ModuleError(Exception):
     """A failure the module reports with fail_json; ``details`` become extra return keys."""
@@ -40,9 +42,7 @@ class Runner:
         self.commands = []
 
     def _mask(self, text):
-        for secret in self.secrets:
-            text = text.replace(secret, "********")
-        return text
+        return mask(text, self.secrets)
 
     def wrap(self, argv):
         """Prefix argv so it runs as ``become_user`` with a clean, explicit environment."""
