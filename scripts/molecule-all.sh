@@ -16,6 +16,8 @@ logdir=${MOLECULE_LOG_DIR:-.cache/molecule-logs/$distro}
 command -v molecule >/dev/null || { echo "ERROR: molecule is missing (run 'make venv')" >&2; exit 1; }
 
 rm -rf "$logdir" && mkdir -p "$logdir"
+# Interrupted, take every scenario and the image build down too (xargs would go on otherwise).
+trap 'trap - INT TERM; kill 0' INT TERM
 
 BB_PKG_CACHE_ADDR=$(scripts/pkg-cache.sh up)
 export BB_PKG_CACHE_ADDR
