@@ -43,7 +43,7 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 
-if ! BB_PROVISIONED_CONTAINER=$container ANSIBLE_FORCE_COLOR=0 \
+if ! BB_PROVISIONED_CONTAINER=$container ANSIBLE_FORCE_COLOR=0 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
      ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml >"$log" 2>&1; then
   tail -60 "$log" >&2
   echo "ERROR: provisioning the snapshot host failed (whole log: $log)" >&2
