@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The package cache every test container shares: Debian's apt-cacher-ng in a container of its
-# own (bb-pkg-cache), its cache in a Docker volume that outlives the container, so a .deb is
-# downloaded once per machine, not once per test host. Test images ask for it by name
+# The package caches every test container shares. apt: Debian's apt-cacher-ng in a container of
+# its own (bb-pkg-cache), its cache in a Docker volume that outlives the container, so a .deb is
+# downloaded once per machine, not once per test host; test images ask for it by name
 # (scripts/build-images.sh installs an apt proxy detector) and go direct when it does not answer.
+# npm: the volume bb-npm-cache, mounted as root's npm cache in every test host (molecule's config).
 #   scripts/pkg-cache.sh up       start it when it is not running; print its address
 #   scripts/pkg-cache.sh address  print its address (empty when it is not running)
 #   scripts/pkg-cache.sh stats    downloaded vs served from the cache, from its log
-#   scripts/pkg-cache.sh down     remove the container (the volume stays; `purge` removes both)
+#   scripts/pkg-cache.sh down     remove the container (the volumes stay; `purge` removes them too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,6 +78,6 @@ case ${1:-} in
   address) address ;;
   stats) stats ;;
   down) docker rm -f "$NAME" >/dev/null 2>&1 || true ;;
-  purge) docker rm -f "$NAME" >/dev/null 2>&1 || true; docker volume rm "$VOLUME" >/dev/null 2>&1 || true ;;
+  purge) docker rm -f "$NAME" >/dev/null 2>&1 || true; docker volume rm "$VOLUME" bb-npm-cache >/dev/null 2>&1 || true ;;
   *) echo "usage: $0 up|address|stats|down|purge" >&2; exit 2 ;;
 esac

@@ -22,20 +22,24 @@ key=$( { echo "$base_id"
            -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
        } | sha256sum | cut -c1-16)
 
+mkdir -p .cache
+# One build at a time: `make test` starts one early, and the scenarios that need it ask again.
+exec 9>".cache/provisioned-$distro.lock"
+flock 9
+
 if [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; then
   echo ">> $image is up to date ($key)"
   exit 0
 fi
 
 echo ">> building $image ($key): provision.yml on a fresh $distro host; log in $log"
-mkdir -p .cache
 started=$(date +%s)
 docker rm -f "$container" >/dev/null 2>&1 || true
 trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 # The options every test host runs with (.config/molecule/config.yml).
 docker run -d --name "$container" --hostname "$container" \
   --stop-signal SIGRTMIN+3 --cgroupns host --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+  -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v bb-npm-cache:/root/.npm --tmpfs /run --tmpfs /run/lock \
   --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$base" >/dev/null
 for _ in $(seq 1 60); do
   state=$(docker exec "$container" systemctl is-system-running 2>/dev/null || true)

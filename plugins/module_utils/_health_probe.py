@@ -160,10 +160,14 @@ class Prober:
         runner = Runner(self.module, become_user=check.get("pm2_user"),
                         environ=_pm2.pm2_environ(check.get("pm2_user"), check.get("pm2_home")))
         rc, out, err = runner.run([_pm2.find_pm2(self.module), "jlist"], check_rc=False)
+        # Recorded with every other command the probe ran.
+        self.runner.commands.extend(runner.commands)
         if rc != 0:
             raise CheckFailed("pm2 jlist failed (%d): %s" % (rc, (err or out).strip()[-300:]))
         procs = [_pm2.summarize(p) for p in _pm2.parse_jlist(out) if p.get("name") == check["app"]]
-        detail = {"instances": [{k: p[k] for k in ("pm_id", "status", "restarts", "memory", "cpu")} for p in procs]}
+        detail = {"instances": [{k: p[k] for k in ("pm_id", "status", "restarts", "memory", "cpu")} for p in procs],
+                  # The logs PM2 writes for this app, whatever its log settings: tailed on failure.
+                  "log_files": unique(path for p in procs for path in (p["err_log"], p["out_log"]) if path)}
         if not procs:
             raise CheckFailed("no PM2 process named %s" % check["app"], detail)
         offline = [p for p in procs if p["status"] != "online"]
@@ -217,10 +221,20 @@ class Prober:
         report = {"changed": False, "ok": not failed, "checks": results, "failed_checks": failed,
                   "duration_ms": round((self.clock() - started) * 1000, 1), "commands": self.runner.commands}
         if failed:
-            report["log_tail"] = {path: _pm2.tail(path, self.p["log_lines"]) for path in self.p["log_files"] or []}
+            paths = unique(list(self.p["log_files"] or []) + [path for r in results for path in r.get("log_files", [])])
+            report["log_tail"] = {path: _pm2.tail(path, self.p["log_lines"]) for path in paths}
             report["msg"] = "Failed health checks: " + "; ".join(
                 "%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"])
         return report
+
+
+def unique(items):
+    """Items in their first order, each once."""
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
 
 
 def hint(check, result):

@@ -141,7 +141,9 @@ options:
     type: int
     default: 5
   log_files:
-    description: Files whose last lines are returned when a check fails (for example the app's PM2 error log).
+    description:
+      - Files whose last lines are returned when a check fails.
+      - The logs PM2 reports for the app of a pm2 check are tailed too, without being listed here.
     type: list
     elements: path
     default: []
@@ -199,7 +201,7 @@ failed_checks:
   elements: str
   sample: ["http http://127.0.0.1:3000/ready"]
 log_tail:
-  description: Last lines of each of O(log_files), by path.
+  description: Last lines of each of O(log_files) and of the logs PM2 reports for the apps of pm2 checks, by path.
   returned: when a check failed
   type: dict
   sample: {"/srv/boosterbeacon/.pm2/logs/boosterbeacon-error.log": ["Error: connect ECONNREFUSED 127.0.0.1:5432"]}

@@ -187,7 +187,8 @@ def jlist(*statuses):
 def test_pm2_checks(run_module, fake_commands):
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online", "online"), "")
     ok = probe(run_module, [{"type": "pm2", "app": "web", "min_instances": 2}])
-    assert ok["ok"] is True and ok["commands"] == []
+    # The pm2 check's command is recorded like every other.
+    assert ok["ok"] is True and ok["commands"] == ["/usr/bin/pm2 jlist"]
     assert fake_commands.calls[0] == ["/usr/bin/pm2", "jlist"]
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online", "errored"), "")
     bad = probe(run_module, [{"type": "pm2", "app": "web"}], fail_on_error=False)
@@ -200,6 +201,18 @@ def test_pm2_checks(run_module, fake_commands):
     assert "no PM2 process named api" in none["checks"][0]["error"]
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (1, "", "daemon not running")
     assert "pm2 jlist failed" in probe(run_module, [{"type": "pm2", "app": "web"}], fail_on_error=False)["checks"][0]["error"]
+
+
+def test_failure_tails_the_logs_pm2_reports(run_module, fake_commands, tmp_path):
+    out, err = tmp_path / "custom-out.log", tmp_path / "custom-err.log"
+    out.write_text("listening\n")
+    err.write_text("boom\nTypeError: x is undefined\n")
+    procs = json.loads(jlist("errored"))
+    procs[0]["pm2_env"].update(pm_out_log_path=str(out), pm_err_log_path=str(err))
+    fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, json.dumps(procs), "")
+    result = probe(run_module, [{"type": "pm2", "app": "web"}], fail_on_error=False, retries=1)
+    assert list(result["log_tail"]) == [str(err), str(out)]
+    assert result["log_tail"][str(err)][-1] == "TypeError: x is undefined"
 
 
 def test_pm2_as_user_uses_runuser(run_module, fake_commands):

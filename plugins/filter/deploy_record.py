@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible.errors import AnsibleFilterError
+
+
+def _utc(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+
+
+def deploy_steps(marks):
+    """Timeline marks ([{step, at}], the last one ending the run) as steps with their seconds."""
+    try:
+        return [{"step": mark["step"], "start": _utc(mark["at"]),
+                 "seconds": round(float(after["at"]) - float(mark["at"]), 1)}
+                for mark, after in zip(marks, marks[1:])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("deploy_steps expects marks as [{step, at}], got %r: %s" % (marks, exc))
+
+
+def deploy_timeline(record):
+    """The record as lines: a summary, then one line per step."""
+    steps = record.get("steps") or []
+    total = round(sum(step["seconds"] for step in steps), 1)
+    who = "%s@%s" % (record.get("deployed_by", ""), record.get("controller", ""))
+    if record.get("kind") == "rollback":
+        head = "rollback to %s on %s: %s, %s s, by %s, from %s" % (
+            record.get("release_id"), record.get("host"), record.get("result"), total, who,
+            record.get("previous") or "nothing")
+    else:
+        head = "release %s (%s) on %s: %s, %s s, by %s, git %s, artifact sha256 %s" % (
+            record.get("release_id"), record.get("version"), record.get("host"), record.get("result"), total,
+            who, (record.get("git_sha") or "")[:12], (record.get("artifact_sha256") or "")[:16])
+    return [head] + ["%-40s %7.1f s" % (step["step"], step["seconds"]) for step in steps]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline}

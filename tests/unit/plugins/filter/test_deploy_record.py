@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import deploy_steps, deploy_timeline
+
+MARKS = [{"step": "lock", "at": 1796000000.0}, {"step": "release", "at": 1796000001.25},
+         {"step": "switch", "at": 1796000010.0}, {"step": "end", "at": 1796000012.04}]
+
+
+def test_each_step_lasts_until_the_next_mark():
+    steps = deploy_steps(MARKS)
+    assert [s["step"] for s in steps] == ["lock", "release", "switch"]
+    assert [s["seconds"] for s in steps] == [1.2, 8.8, 2.0]
+    assert steps[0]["start"] == "2026-11-30T00:53:20Z"
+
+
+def test_a_run_with_only_its_end_has_no_steps():
+    assert deploy_steps([{"step": "end", "at": 5}]) == []
+
+
+def test_bad_marks_name_the_filter():
+    with pytest.raises(AnsibleFilterError, match="deploy_steps expects marks"):
+        deploy_steps([{"at": 1}, {"at": 2}])
+
+
+def test_deploy_timeline_names_release_checksum_and_steps():
+    record = {"release_id": "20261130T005320Z-abc", "version": "2.0.0", "host": "web1", "result": "success",
+              "deployed_by": "ops", "controller": "laptop", "git_sha": "0123456789abcdef",
+              "artifact_sha256": "f" * 64, "steps": deploy_steps(MARKS)}
+    lines = deploy_timeline(record)
+    assert lines[0] == ("release 20261130T005320Z-abc (2.0.0) on web1: success, 12.0 s, by ops@laptop, "
+                        "git 0123456789ab, artifact sha256 ffffffffffffffff")
+    assert lines[2].split() == ["release", "8.8", "s"]
+
+
+def test_rollback_timeline_says_where_it_went_from():
+    record = {"kind": "rollback", "release_id": "r1", "previous": "r2", "host": "web1", "result": "failed",
+              "deployed_by": "ops", "controller": "laptop", "steps": []}
+    assert deploy_timeline(record) == ["rollback to r1 on web1: failed, 0 s, by ops@laptop, from r2"]
