@@ -9,6 +9,8 @@ all use these functions.
 Layout::
 
     <app_root>/releases/<id>/.release.json
+    <app_root>/releases/<id>/.release.failed   (empty: the status survives a full filesystem)
+    <app_root>/releases/<id>/.release.stripped (empty: node_modules went to free space)
     <app_root>/current -> releases/<id>
     <app_root>/shared/...
     <app_root>/.deploy.lock
@@ -19,7 +21,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -30,6 +34,16 @@ import time
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
 
 MANIFEST = ".release.json"
+# An empty file needs an inode and a directory entry but no data block, so a release can be
+# marked failed on a full filesystem even when its manifest cannot be rewritten.
+FAILED_MARKER = ".release.failed"
+# Empty too: says the release lost BULKY content to free space, even when the manifest could
+# not be rewritten to say so.
+STRIPPED_MARKER = ".release.stripped"
+# What a failed release may lose to free space for its own status: what npm ci rebuilds.
+BULKY = ("node_modules",)
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+MB = 1000 * 1000
 LOCK = ".deploy.lock"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # pending: created, never served; active: what current points at; good: served, then
@@ -112,6 +126,16 @@ def read_manifest(app_root, release_id):
     return read_json(os.path.join(release_path(app_root, release_id), MANIFEST))
 
 
+def release_status(app_root, release_id, manifest):
+    """The manifest's status, unless the failed marker says otherwise (it wins: it is what a
+    full filesystem still let us write)."""
+    if manifest is None:
+        return "incomplete"
+    if os.path.lexists(os.path.join(release_path(app_root, release_id), FAILED_MARKER)):
+        return "failed"
+    return manifest.get("status", "incomplete")
+
+
 def list_releases(app_root):
     """Every directory under releases/, oldest first (ids start with a UTC timestamp)."""
     base = releases_dir(app_root)
@@ -124,7 +148,7 @@ def list_releases(app_root):
             continue
         manifest = read_manifest(app_root, name)
         result.append({"id": name, "path": path, "manifest": manifest,
-                       "status": (manifest or {}).get("status", "incomplete")})
+                       "status": release_status(app_root, name, manifest)})
     return result
 
 
@@ -169,12 +193,7 @@ def switch_current(app_root, release_id):
         os.close(fd)
 
 
-def set_status(app_root, release_id, status, reason=None, now=None):
-    manifest = read_manifest(app_root, release_id)
-    if manifest is None:
-        return None
-    if manifest.get("status") == status and not reason:
-        return manifest
+def _updated(manifest, status, reason, now):
     manifest["status"] = status
     entry = {"status": status, "at": iso(now)}
     if reason:
@@ -182,19 +201,150 @@ def set_status(app_root, release_id, status, reason=None, now=None):
     manifest.setdefault("history", []).append(entry)
     if status == "active":
         manifest["activated_at"] = iso(now)
-    write_json_atomic(os.path.join(release_path(app_root, release_id), MANIFEST), manifest)
     return manifest
 
 
-def tree_size(path):
+def set_status(app_root, release_id, status, reason=None, now=None):
+    """Record a status other than failed (see mark_failed); leaving failed drops the marker
+    once the manifest says so."""
+    manifest = read_manifest(app_root, release_id)
+    if manifest is None:
+        return None
+    marker = os.path.join(release_path(app_root, release_id), FAILED_MARKER)
+    if manifest.get("status") == status and not reason and not os.path.lexists(marker):
+        return manifest
+    _updated(manifest, status, reason, now)
+    write_json_atomic(os.path.join(release_path(app_root, release_id), MANIFEST), manifest)
+    if status != "failed" and os.path.lexists(marker):
+        os.unlink(marker)
+    return manifest
+
+
+def _no_space(exc):
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def mark_failed(app_root, release_id, reason, now=None, may_free=True):
+    """Mark a release failed so that it stays failed on a full filesystem.
+
+    1. Create the empty marker first: it needs no data block, and from then on the release
+       reads as failed whatever happens next.
+    2. Rewrite the manifest (temporary file, fsync, rename: the old one stays whole if that
+       fails).
+    3. Out of space (ENOSPC, EDQUOT) and ``may_free``: remove the release's node_modules (npm ci
+       rebuilds it; a failed release is not served), note it in the manifest, try again.
+    4. Still out of space: the marker alone holds the status; the caller is told the manifest
+       (and so the reason) was not updated.
+
+    Returns (manifest as recorded or as it would have been, removed paths, warning or None)."""
+    path = release_path(app_root, release_id)
+    manifest = read_manifest(app_root, release_id)
+    if manifest is None:
+        return None, [], None
+    marker = os.path.join(path, FAILED_MARKER)
+    removed = []
+
+    def free_bulky():
+        """Remove what may go; True when something did."""
+        before = len(removed)
+        for name in BULKY:
+            bulky = os.path.join(path, name)
+            if os.path.isdir(bulky) and not os.path.islink(bulky):
+                try:
+                    os.close(os.open(os.path.join(path, STRIPPED_MARKER), os.O_WRONLY | os.O_CREAT, 0o644))
+                except OSError:
+                    continue  # what cannot be recorded is not removed
+                remove_tree(bulky)
+                removed.append(bulky)
+        return len(removed) > before
+
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644)
+    except OSError as exc:
+        # Out of inodes or a directory that needs a new block: free what we may, once.
+        if not (_no_space(exc) and may_free and free_bulky()):
+            raise ReleaseError("Failed to mark %s failed: cannot create %s: %s. Free space on %s, then mark "
+                               "it failed again." % (release_id, marker, exc, mount_point(path)))
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.close(fd)
+    _updated(manifest, "failed", reason, now)
+    target = os.path.join(path, MANIFEST)
+    for attempt in (1, 2):
+        if removed:
+            manifest["removed_for_space"] = sorted(
+                set(manifest.get("removed_for_space") or []) | {os.path.basename(r) for r in removed})
+        try:
+            write_json_atomic(target, manifest)
+            return manifest, removed, None
+        except OSError as exc:
+            if not _no_space(exc):
+                raise
+            if attempt == 2 or not may_free or not free_bulky():
+                break
+    why = ("it is what current points at, so its node_modules was kept" if not may_free
+           else "nothing more of the release may be removed")
+    mount = mount_point(path)
+    return manifest, removed, (
+        "%s is marked failed by %s, but its manifest could not be rewritten: no space left on %s (%s); "
+        "the reason was not recorded there. Free space on %s." % (release_id, marker, mount, why, mount))
+
+
+def tree_size(path, disk=False):
+    """Bytes under path: the sum of file sizes (what query reports), or with ``disk`` what the
+    tree takes on disk like du (allocated blocks, each inode once, the top directory included)."""
     total = 0
+    seen = set()
+
+    def add(target):
+        st = os.lstat(target)
+        if not disk:
+            return st.st_size
+        if (st.st_dev, st.st_ino) in seen:
+            return 0
+        seen.add((st.st_dev, st.st_ino))
+        return st.st_blocks * 512
+
+    if disk:
+        try:
+            total += add(path)
+        except OSError:
+            pass
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                total += add(os.path.join(root, name))
             except OSError:
                 pass
     return total
+
+
+def existing_ancestor(path):
+    """path itself or its nearest ancestor that exists (what statvfs can ask about)."""
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def mount_point(path):
+    """The mount point of the filesystem holding path: walk up while st_dev stays the same."""
+    path = os.path.realpath(existing_ancestor(path))
+    dev = os.stat(path).st_dev
+    while path != "/":
+        parent = os.path.dirname(path)
+        if os.stat(parent).st_dev != dev:
+            break
+        path = parent
+    return path
+
+
+def free_bytes(path):
+    """Bytes an unprivileged user may still write on the filesystem holding path (f_bavail)."""
+    st = os.statvfs(existing_ancestor(path))
+    return st.f_bavail * st.f_frsize
+
+
+def megabytes(size):
+    return "%.1f MB" % (size / float(MB))
 
 
 def remove_tree(path):
@@ -330,7 +480,7 @@ class ReleaseManager:
         switch_current(self.app_root, target)
         if left and left != target:
             left_manifest = read_manifest(self.app_root, left)
-            if left_manifest and left_manifest.get("status") == "active":
+            if left_manifest and release_status(self.app_root, left, left_manifest) == "active":
                 set_status(self.app_root, left, "good", now=self.now)
         set_status(self.app_root, target, "active", now=self.now)
 
@@ -338,6 +488,7 @@ class ReleaseManager:
     def _present(self):
         rid = self.p["release_id"]
         path = release_path(self.app_root, rid)
+        self._check_space(rid, path)
         existing = read_manifest(self.app_root, rid)
         desired = dict(existing or {})
         desired.update({
@@ -376,6 +527,47 @@ class ReleaseManager:
             os.symlink(target, link)
         if existing != desired:
             write_json_atomic(os.path.join(path, MANIFEST), desired)
+
+    def _check_space(self, rid, path):
+        """Refuse to create a release the filesystem has no room for, before anything changes.
+
+        needed = max(min_free_bytes, free_space_factor x the disk usage of the newest served
+        release, or of the newest one when none served). Reported on every present; enforced only
+        when the release directory does not exist yet (what follows in it is ours to fill)."""
+        min_free = self.p.get("min_free_bytes") or 0
+        factor = self.p.get("free_space_factor") or 0.0
+        if min_free < 0 or factor < 0:
+            raise ReleaseError("Failed to check free space: min_free_bytes (%s) and free_space_factor (%s) must be "
+                               "0 (no check) or more." % (min_free, factor))
+        base = releases_dir(self.app_root)
+        free = free_bytes(base)
+        mount = mount_point(base)
+        reference, reference_size = None, 0
+        if factor > 0:
+            others = [r for r in list_releases(self.app_root) if r["id"] != rid]
+            served = [r for r in others if r["status"] in ("active", "good")]
+            if others:
+                reference = (served or others)[-1]["id"]
+                reference_size = tree_size(release_path(self.app_root, reference), disk=True)
+        by_factor = int(math.ceil(factor * reference_size))
+        needed = max(min_free, by_factor)
+        self.result.update(free_bytes=free, needed_bytes=needed, mount_point=mount)
+        if free >= needed or os.path.isdir(path):
+            return
+        why = []
+        if min_free:
+            why.append("min_free_bytes %s" % megabytes(min_free))
+        if factor > 0:
+            why.append("free_space_factor %g x %s, the disk usage of release %s" % (
+                factor, megabytes(reference_size), reference) if reference else
+                "free_space_factor %g x 0 (no release yet)" % factor)
+        count = len(list_releases(self.app_root))
+        raise ReleaseError(
+            "Failed to create release %s: the filesystem mounted at %s (holding %s) has %s free, %s needed (%s). "
+            "Prune old releases (state=pruned keeps the newest `keep` served releases plus current and the previous "
+            "good one, so a lower keep removes more; %d release(s) are there now) or free space on %s, then try again."
+            % (rid, mount, base, megabytes(free), megabytes(needed), "; ".join(why), count, mount),
+            free_bytes=free, needed_bytes=needed, mount_point=mount)
 
     def _plan_links(self, path, shared):
         changes = []
@@ -417,6 +609,7 @@ class ReleaseManager:
         rid = self.p["release_id"]
         releases = list_releases(self.app_root)
         release = self._require_release(rid, releases)
+        self._refuse_stripped(release, "activate")
         if release["status"] == "failed" and not self.p.get("force"):
             raise ReleaseError("Failed to activate %s: it is marked failed (%s). Set force=true to use it anyway."
                                % (rid, self._reason(release)))
@@ -434,6 +627,7 @@ class ReleaseManager:
             raise ReleaseError("Failed to roll back %s: no earlier good release to go back to. Releases: %s."
                                % (self.app_root, ", ".join("%s (%s)" % (r["id"], r["status"]) for r in releases) or "none"))
         release = self._require_release(target, releases)
+        self._refuse_stripped(release, "roll back to")
         if release["status"] == "failed" and not self.p.get("force"):
             raise ReleaseError("Failed to roll back to %s: it is marked failed (%s). Pick another release or set "
                                "force=true." % (target, self._reason(release)))
@@ -444,6 +638,17 @@ class ReleaseManager:
         if current == target:
             return
         self._switch(target, current)
+
+    @staticmethod
+    def _refuse_stripped(release, action):
+        """A release that lost its node_modules for space cannot serve, even with force."""
+        gone = (release["manifest"] or {}).get("removed_for_space")
+        if not gone and os.path.lexists(os.path.join(release["path"], STRIPPED_MARKER)):
+            gone = list(BULKY)
+        if gone:
+            raise ReleaseError("Failed to %s %s: its %s was removed to free space when it was marked failed, so "
+                               "it cannot serve. Deploy it again as a new release." % (
+                                   action, release["id"], ", ".join(gone)))
 
     @staticmethod
     def _reason(release):
@@ -461,8 +666,18 @@ class ReleaseManager:
         if release["status"] == "failed":
             return
         self.result["changed"] = True
-        if not self.check_mode:
-            self.result["release"] = set_status(self.app_root, rid, "failed", reason=reason, now=self.now)
+        if self.check_mode:
+            return
+        # The release current points at may still serve (a first deploy has nothing to roll back
+        # to): its node_modules stays.
+        try:
+            serving = self._current() == rid
+        except ReleaseError:
+            serving = True
+        manifest, removed, warning = mark_failed(self.app_root, rid, reason, now=self.now, may_free=not serving)
+        self.result.update(release=manifest, removed_for_space=removed)
+        if warning:
+            self.result["warning"] = warning
 
     def _pruned(self):
         keep = self.p.get("keep")

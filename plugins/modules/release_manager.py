@@ -19,6 +19,9 @@ description:
   - C(current) is a relative symlink switched with rename(2), so it always points at a complete release.
   - Statuses are C(pending) (created, never served), C(active) (what current points at), C(good) (served,
     then superseded) and C(failed) (never a rollback target unless forced, never counted by pruning).
+  - O(state=present) can refuse to create a release on a filesystem without room for it (O(min_free_bytes),
+    O(free_space_factor)), before it changes anything.
+  - O(state=failed) works on a full filesystem, see O(state).
 author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
@@ -44,7 +47,13 @@ options:
       - V(active) switches C(current) to O(release_id).
       - V(rollback) switches C(current) to O(release_id) or, without it, to the newest good release older than current,
         and returns the migrations the release left behind knows and the target does not.
-      - V(failed) marks O(release_id) failed with O(reason).
+      - V(failed) marks O(release_id) failed with O(reason). It first creates an empty C(.release.failed) in the
+        release (no data block needed, so it works on a full filesystem; the release reads as failed from then on),
+        then rewrites the manifest through a temporary file and rename(2).
+      - When that rewrite runs out of space and the release is not what C(current) points at, its C(node_modules)
+        is removed (RV(removed_for_space)) and the rewrite tried again; such a release can no longer be activated or
+        rolled back to, even with O(force). When it still fails, the release stays failed by its marker alone and
+        RV(warning) says the manifest (and the reason) was not updated.
       - V(pruned) keeps the newest O(keep) served releases plus current and the previous good one.
       - V(locked) and V(unlocked) take and release the deploy lock.
       - V(query) lists releases, current, the previous good release and the lock.
@@ -96,6 +105,24 @@ options:
   reason:
     description: Why the release failed, with O(state=failed).
     type: str
+  min_free_bytes:
+    description:
+      - With O(state=present), the bytes that must be free (C(f_bavail) of statvfs, what an unprivileged user may
+        still write) on the filesystem holding C(<app_root>/releases) before a new release is created.
+      - The check runs before anything changes, in check mode too, and only when the release directory does not
+        exist yet; the failure names the mount point, the free and needed sizes in MB (10^6 bytes) and what to do.
+      - V(0) does not check.
+    type: int
+    default: 0
+  free_space_factor:
+    description:
+      - With O(state=present), also require this many times the disk usage (allocated blocks, like C(du)) of the newest
+        served (active or good) release, or of the newest release when none has served; for example V(2.0) leaves room
+        for the new release and its C(node_modules) beside it.
+      - The bytes needed are the larger of O(min_free_bytes) and this product (RV(needed_bytes)).
+      - V(0) does not check. Measuring walks the whole release, which takes a moment for a large C(node_modules).
+    type: float
+    default: 0.0
   force:
     description:
       - Activate or roll back to a failed release; replace shipped files with shared links; remove a lock held by
@@ -155,6 +182,14 @@ EXAMPLES = r"""
     migrations: [1732406400000_create-beacons]
     shared_paths: [.env, logs/]
     shared_owner: boosterbeacon
+
+- name: Create the release only with room for it (200 MB, or twice the last served release)
+  boosterbeacon.infra.release_manager:
+    app_root: /srv/boosterbeacon
+    state: present
+    release_id: 20261124T213000Z-abc1234
+    min_free_bytes: 200000000
+    free_space_factor: 2.0
 
 - name: Switch current
   boosterbeacon.infra.release_manager:
@@ -252,10 +287,36 @@ lock_released:
   type: dict
   sample: {"owner": "alice", "token": "run-1"}
 warning:
-  description: Why current could not be read.
-  returned: state query, when current is broken
+  description:
+    - With O(state=query), why current could not be read.
+    - With O(state=failed), that the manifest could not be rewritten for lack of space (the release is failed by its
+      C(.release.failed) marker; the reason was not recorded).
+  returned: state query, when current is broken; state failed, when the manifest could not be rewritten
   type: str
   sample: current points at /tmp/x, outside /srv/boosterbeacon/releases
+free_bytes:
+  description: Bytes free for unprivileged users (C(f_bavail)) on the filesystem holding C(<app_root>/releases).
+  returned: state present (also in the failure when there is not enough space)
+  type: int
+  sample: 734003200
+needed_bytes:
+  description:
+    - Bytes O(min_free_bytes) and O(free_space_factor) ask for; V(0) when neither is set.
+    - Enforced only when the release directory is to be created.
+  returned: state present (also in the failure when there is not enough space)
+  type: int
+  sample: 367001600
+mount_point:
+  description: Mount point of the filesystem holding C(<app_root>/releases) (found by walking up while st_dev stays the same).
+  returned: state present (also in the failure when there is not enough space)
+  type: str
+  sample: /srv
+removed_for_space:
+  description: What was removed from the release to make room for its failed status (its C(node_modules)).
+  returned: state failed, when changed outside check mode
+  type: list
+  elements: str
+  sample: ["/srv/boosterbeacon/releases/20261124T213000Z-abc1234/node_modules"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -280,6 +341,8 @@ def main():
             shared_group=dict(type="str"),
             keep=dict(type="int", default=5),
             reason=dict(type="str"),
+            min_free_bytes=dict(type="int", default=0),
+            free_space_factor=dict(type="float", default=0.0),
             force=dict(type="bool", default=False),
             lock_owner=dict(type="str"),
             lock_token=dict(type="str", no_log=False),
@@ -298,6 +361,9 @@ def main():
         result = ReleaseManager(module.params, module.check_mode, module._diff).run()
     except ReleaseError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
+    if module.params["state"] == "failed" and result.get("warning"):
+        # The release is failed by its marker only: say so where the operator looks.
+        module.warn(result["warning"])
     module.exit_json(**result)
 
 

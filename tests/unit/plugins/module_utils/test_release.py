@@ -1,8 +1,10 @@
 # Release logic on a real temporary directory: the module does nothing but file operations.
 from __future__ import annotations
 
+import errno
 import json
 import os
+import types
 
 import pytest
 
@@ -17,7 +19,7 @@ def params(app_root, **kw):
                 artifact_sha256=None, deployed_by=None, migrations=None, shared_paths=None, shared_owner=None,
                 shared_group=None, keep=5, reason=None, force=False, lock_owner=None, lock_token=None,
                 lock_host=None, lock_pid=None, lock_purpose="deploy", lock_timeout=1800, break_stale=False,
-                takeover_token=None)
+                takeover_token=None, min_free_bytes=0, free_space_factor=0.0)
     base.update(kw)
     return base
 
@@ -293,3 +295,272 @@ def test_write_json_atomic_leaves_no_temp_file_on_error(tmp_path):
     with pytest.raises(TypeError):
         rel.write_json_atomic(str(tmp_path / "m.json"), {"bad": object()})
     assert os.listdir(tmp_path) == []
+
+
+# -- free space before a release is created ---------------------------------------------------
+
+MB = 1000 * 1000
+
+
+@pytest.fixture
+def free(monkeypatch):
+    """statvfs reports ``free.bytes`` available to unprivileged users (f_bavail x f_frsize)."""
+    state = types.SimpleNamespace(bytes=0, asked=[])
+
+    def fake_statvfs(path):
+        state.asked.append(path)
+        return types.SimpleNamespace(f_bavail=state.bytes // 4096, f_frsize=4096, f_bfree=state.bytes // 4096 + 99)
+
+    monkeypatch.setattr(rel.os, "statvfs", fake_statvfs)
+    return state
+
+
+def fill(release_dir, size):
+    modules = release_dir / "node_modules"
+    modules.mkdir(parents=True, exist_ok=True)
+    with open(modules / "blob", "wb") as handle:
+        handle.write(os.urandom(size))
+
+
+def test_present_refuses_without_min_free_bytes_and_creates_nothing(tmp_path, free):
+    free.bytes = 3 * MB - 2 * MB // 10  # 2.8 MB, rounded down to whole blocks
+    mount = rel.mount_point(str(tmp_path))
+    for check in (True, False):
+        with pytest.raises(ReleaseError) as err:
+            run(tmp_path, check=check, state="present", release_id=rid(1), shared_paths=[".env"],
+                min_free_bytes=100 * MB)
+        msg = err.value.msg
+        assert msg.startswith("Failed to create release %s: the filesystem mounted at %s (holding %s/releases) "
+                              "has 2.8 MB free, 100.0 MB needed (min_free_bytes 100.0 MB). " % (rid(1), mount, tmp_path))
+        assert "Prune old releases (state=pruned" in msg and "or free space on %s, then try again." % mount in msg
+        assert err.value.details == {"free_bytes": free.bytes // 4096 * 4096, "needed_bytes": 100 * MB,
+                                     "mount_point": mount}
+        assert os.listdir(tmp_path) == []
+    # statvfs was asked about the nearest existing directory (releases/ does not exist yet)
+    assert free.asked[-1] == str(tmp_path)
+
+
+def test_present_needs_factor_times_the_newest_served_release(tmp_path, free):
+    free.bytes = 10 ** 9
+    deploy(tmp_path, 1)
+    fill(tmp_path / "releases" / rid(1), 300 * 1000)
+    deploy(tmp_path, 2)
+    fill(tmp_path / "releases" / rid(2), 1000 * 1000)
+    run(tmp_path, state="present", release_id=rid(3))  # newer, but pending: not the reference
+    fill(tmp_path / "releases" / rid(3), 10)
+    size = rel.tree_size(str(tmp_path / "releases" / rid(2)), disk=True)
+    assert size >= 1000 * 1000
+    result = run(tmp_path, state="present", release_id=rid(4), free_space_factor=2.5, min_free_bytes=MB)
+    assert result["changed"] is True
+    assert result["needed_bytes"] == max(MB, int(2.5 * size + 0.999))
+    assert result["free_bytes"] == 10 ** 9 // 4096 * 4096
+    assert result["mount_point"] == rel.mount_point(str(tmp_path))
+    free.bytes = result["needed_bytes"] - 4096
+    with pytest.raises(ReleaseError) as err:
+        run(tmp_path, state="present", release_id=rid(5), free_space_factor=2.5, min_free_bytes=MB)
+    assert ("(min_free_bytes 1.0 MB; free_space_factor 2.5 x %s, the disk usage of release %s)"
+            % (rel.megabytes(size), rid(2))) in err.value.msg
+    assert "4 release(s) are there now" in err.value.msg
+    assert not (tmp_path / "releases" / rid(5)).exists()
+
+
+def test_present_factor_falls_back_to_the_newest_release_and_to_nothing(tmp_path, free):
+    free.bytes = 0
+    with pytest.raises(ReleaseError, match=r"has 0\.0 MB free, 0\.5 MB needed \(min_free_bytes 0\.5 MB; "
+                                           r"free_space_factor 2 x 0 \(no release yet\)\)"):
+        run(tmp_path, state="present", release_id=rid(1), free_space_factor=2.0, min_free_bytes=MB // 2)
+    free.bytes = 10 ** 9
+    run(tmp_path, state="present", release_id=rid(1))
+    fill(tmp_path / "releases" / rid(1), 50 * 1000)
+    result = run(tmp_path, check=True, state="present", release_id=rid(2), free_space_factor=1.0)
+    assert result["needed_bytes"] == rel.tree_size(str(tmp_path / "releases" / rid(1)), disk=True)
+
+
+def test_present_on_an_existing_release_reports_but_does_not_refuse(tmp_path, free):
+    free.bytes = 10 ** 9
+    run(tmp_path, state="present", release_id=rid(1), version="1.0.0")
+    free.bytes = 0
+    again = run(tmp_path, state="present", release_id=rid(1), version="1.0.0", min_free_bytes=MB)
+    assert again["changed"] is False
+    assert again["free_bytes"] == 0 and again["needed_bytes"] == MB
+
+
+def test_present_without_options_only_reports(tmp_path, free):
+    free.bytes = 0
+    result = run(tmp_path, state="present", release_id=rid(1))
+    assert result["changed"] is True and result["needed_bytes"] == 0 and result["free_bytes"] == 0
+
+
+@pytest.mark.parametrize("kw", [dict(min_free_bytes=-1), dict(free_space_factor=-0.5)])
+def test_negative_space_options_are_refused(tmp_path, kw):
+    with pytest.raises(ReleaseError, match="must be 0 \\(no check\\) or more"):
+        run(tmp_path, state="present", release_id=rid(1), **kw)
+    assert os.listdir(tmp_path) == []
+
+
+def test_mount_point_walks_up_while_the_device_stays(tmp_path):
+    mount = rel.mount_point(str(tmp_path / "not" / "yet"))
+    dev = os.stat(str(tmp_path)).st_dev
+    assert os.stat(mount).st_dev == dev
+    assert str(tmp_path).startswith(mount)
+    assert mount == "/" or os.stat(os.path.dirname(mount)).st_dev != dev
+
+
+def test_disk_usage_counts_blocks_and_hard_links_once(tmp_path):
+    (tmp_path / "a").write_bytes(b"x" * 10000)
+    os.link(str(tmp_path / "a"), str(tmp_path / "b"))
+    (tmp_path / "sparse").touch()
+    os.truncate(str(tmp_path / "sparse"), 10 ** 8)
+    disk = rel.tree_size(str(tmp_path), disk=True)
+    assert 10000 <= disk < 10 ** 6  # the sparse file takes no blocks, b is a
+    assert rel.tree_size(str(tmp_path)) >= 10 ** 8 + 20000  # apparent sizes, as query reports
+
+
+# -- marking failed on a full filesystem -------------------------------------------------------
+
+@pytest.fixture
+def full(monkeypatch):
+    """Manifest writes fail with ENOSPC ``full.times`` times from when it is set (-1: always)."""
+    state = types.SimpleNamespace(times=0, calls=0)
+    real = rel.write_json_atomic
+
+    def fake(path, data, mode=0o644):
+        state.calls += 1
+        if path.endswith(rel.MANIFEST) and state.times != 0:
+            state.times -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, mode)
+
+    monkeypatch.setattr(rel, "write_json_atomic", fake)
+    return state
+
+
+def test_failed_frees_node_modules_of_a_release_not_serving_then_records_the_reason(tmp_path, full):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+    fill(tmp_path / "releases" / rid(2), 1000)
+    full.times = 1
+    result = run(tmp_path, state="failed", release_id=rid(2), reason="npm ci: ENOSPC")
+    assert result["changed"] is True and "warning" not in result
+    path = tmp_path / "releases" / rid(2)
+    assert result["removed_for_space"] == [str(path / "node_modules")]
+    manifest = rel.read_manifest(str(tmp_path), rid(2))
+    assert manifest["status"] == "failed" and manifest["removed_for_space"] == ["node_modules"]
+    assert manifest["history"][-1]["reason"] == "npm ci: ENOSPC"
+    assert not (path / "node_modules").exists()
+    assert (path / rel.FAILED_MARKER).exists() and (path / rel.STRIPPED_MARKER).exists()
+    assert run(tmp_path, state="failed", release_id=rid(2), reason="again")["changed"] is False
+    for state in ("active", "rollback"):
+        with pytest.raises(ReleaseError, match="node_modules was removed to free space"):
+            run(tmp_path, state=state, release_id=rid(2), force=True)
+
+
+def test_failed_holds_by_its_marker_when_nothing_can_be_freed(tmp_path, full):
+    deploy(tmp_path, 1)
+    deploy(tmp_path, 2)
+    run(tmp_path, state="present", release_id=rid(3))
+    full.times = -1
+    result = run(tmp_path, state="failed", release_id=rid(3), reason="disk full")
+    assert result["changed"] is True and result["removed_for_space"] == []
+    assert "marked failed by %s" % (tmp_path / "releases" / rid(3) / rel.FAILED_MARKER) in result["warning"]
+    assert "nothing more of the release may be removed" in result["warning"]
+    assert rel.read_manifest(str(tmp_path), rid(3))["status"] == "pending"  # could not be rewritten
+    statuses = {r["id"]: r["status"] for r in run(tmp_path, state="query")["releases"]}
+    assert statuses[rid(3)] == "failed"
+    assert run(tmp_path, state="failed", release_id=rid(3))["changed"] is False
+    with pytest.raises(ReleaseError, match="marked failed \\(no reason recorded\\)"):
+        run(tmp_path, state="active", release_id=rid(3))
+    # failed releases newer than the oldest kept stay; the pending-looking manifest does not matter
+    assert rid(3) not in run(tmp_path, state="pruned", keep=1)["removed"]
+
+
+def test_failed_keeps_node_modules_of_the_release_current_points_at(tmp_path, full):
+    deploy(tmp_path, 1)  # a first deploy: nothing to roll back to, current stays
+    fill(tmp_path / "releases" / rid(1), 1000)
+    full.times = -1
+    result = run(tmp_path, state="failed", release_id=rid(1), reason="health")
+    assert "current points at" in result["warning"] and result["removed_for_space"] == []
+    assert (tmp_path / "releases" / rid(1) / "node_modules" / "blob").exists()
+    full.times = 0
+    run(tmp_path, state="present", release_id=rid(2))
+    run(tmp_path, state="active", release_id=rid(2))
+    # the manifest still says active; the marker wins, so leaving it does not make it good
+    assert {r["id"]: r["status"] for r in rel.list_releases(str(tmp_path))}[rid(1)] == "failed"
+    # forcing it back in service writes the manifest first, then drops the marker
+    run(tmp_path, state="active", release_id=rid(1), force=True)
+    assert not (tmp_path / "releases" / rid(1) / rel.FAILED_MARKER).exists()
+    assert rel.read_manifest(str(tmp_path), rid(1))["status"] == "active"
+
+
+def test_failed_with_a_broken_current_keeps_node_modules(tmp_path, full):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+    fill(tmp_path / "releases" / rid(2), 1000)
+    os.unlink(tmp_path / "current")
+    os.symlink("/tmp", tmp_path / "current")
+    full.times = -1
+    result = run(tmp_path, state="failed", release_id=rid(2))
+    assert result["removed_for_space"] == [] and "warning" in result
+    assert (tmp_path / "releases" / rid(2) / "node_modules").exists()
+
+
+def test_failed_other_write_errors_are_not_swallowed(tmp_path, monkeypatch):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+
+    def broken(path, data, mode=0o644):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(rel, "write_json_atomic", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        run(tmp_path, state="failed", release_id=rid(2))
+    # the marker was made first: the release reads failed all the same
+    assert rel.list_releases(str(tmp_path))[-1]["status"] == "failed"
+
+
+@pytest.fixture
+def no_inode(monkeypatch):
+    """Creating the named marker fails with ENOSPC ``no_inode.times[name]`` times."""
+    state = types.SimpleNamespace(times={})
+    real = os.open
+
+    def fake(path, flags, mode=0o777, **kw):
+        name = os.path.basename(str(path))
+        if state.times.get(name):
+            state.times[name] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, flags, mode, **kw)
+
+    monkeypatch.setattr(rel.os, "open", fake)
+    return state
+
+
+def test_failed_marker_that_cannot_be_created_frees_or_explains(tmp_path, no_inode):
+    deploy(tmp_path, 1)
+    for n in (2, 3):
+        run(tmp_path, state="present", release_id=rid(n))
+    fill(tmp_path / "releases" / rid(2), 1000)
+    no_inode.times[rel.FAILED_MARKER] = 1
+    result = run(tmp_path, state="failed", release_id=rid(2), reason="x")
+    assert result["removed_for_space"] == [str(tmp_path / "releases" / rid(2) / "node_modules")]
+    assert rel.read_manifest(str(tmp_path), rid(2))["status"] == "failed"
+    no_inode.times[rel.FAILED_MARKER] = 1
+    with pytest.raises(ReleaseError, match="Failed to mark %s failed: cannot create .*Free space on /" % rid(3)):
+        run(tmp_path, state="failed", release_id=rid(3))
+    assert rel.read_manifest(str(tmp_path), rid(3))["status"] == "pending"
+
+
+def test_failed_removes_nothing_it_cannot_record(tmp_path, full, no_inode):
+    deploy(tmp_path, 1)
+    run(tmp_path, state="present", release_id=rid(2))
+    fill(tmp_path / "releases" / rid(2), 1000)
+    no_inode.times[rel.STRIPPED_MARKER] = 5
+    full.times = -1
+    result = run(tmp_path, state="failed", release_id=rid(2))
+    assert result["removed_for_space"] == [] and "warning" in result
+    assert (tmp_path / "releases" / rid(2) / "node_modules" / "blob").exists()
+
+
+def test_mark_failed_without_manifest_does_nothing(tmp_path):
+    (tmp_path / "releases" / rid(1)).mkdir(parents=True)
+    assert rel.mark_failed(str(tmp_path), rid(1), "x") == (None, [], None)

@@ -1,7 +1,9 @@
 # main() of the module: argument validation, exit and fail paths.
 from __future__ import annotations
 
+import errno
 import os
+import types
 
 from ansible_collections.boosterbeacon.infra.plugins.modules import release_manager
 
@@ -36,3 +38,44 @@ def test_unknown_id_lists_valid_ids(run_module, tmp_path):
                                               release_id="20261124T000000Z-zz"))
     assert result["failed"] is True
     assert result["valid_ids"] == ["20261124T000000Z-a1"]
+
+
+def test_present_without_room_fails_through_main_naming_the_mount(run_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "statvfs", lambda path: types.SimpleNamespace(f_bavail=256, f_frsize=4096))
+    args = dict(app_root=str(tmp_path), state="present", release_id="20261124T000000Z-a1", min_free_bytes=5000000)
+    for check_mode in (True, False):
+        result = run_module(release_manager, args, check_mode=check_mode)
+        assert result["failed"] is True
+        assert "has 1.0 MB free, 5.0 MB needed (min_free_bytes 5.0 MB)" in result["msg"]
+        assert "mounted at %s " % result["mount_point"] in result["msg"]
+        assert (result["free_bytes"], result["needed_bytes"]) == (1048576, 5000000)
+        assert os.listdir(tmp_path) == []
+    ok = run_module(release_manager, dict(args, min_free_bytes=1000000, free_space_factor=1.5))
+    assert ok["changed"] is True and ok["needed_bytes"] == 1000000 and ok["free_bytes"] == 1048576
+
+
+def test_failed_through_main_returns_what_it_removed(run_module, tmp_path):
+    args = dict(app_root=str(tmp_path), release_id="20261124T000000Z-a1")
+    run_module(release_manager, dict(args, state="present"))
+    result = run_module(release_manager, dict(args, state="failed", reason="npm ci failed"))
+    assert result["changed"] is True and result["removed_for_space"] == []
+    assert result["release"]["status"] == "failed"
+
+
+def test_failed_without_room_for_the_manifest_warns_through_main(run_module, tmp_path, monkeypatch):
+    from ansible_collections.boosterbeacon.infra.plugins.module_utils import _release
+
+    args = dict(app_root=str(tmp_path), release_id="20261124T000000Z-a1")
+    run_module(release_manager, dict(args, state="present"))
+
+    def full(path, data, mode=0o644):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_release, "write_json_atomic", full)
+    warnings = []
+    monkeypatch.setattr(release_manager.AnsibleModule, "warn", lambda self, text: warnings.append(text))
+    result = run_module(release_manager, dict(args, state="failed", reason="disk full"))
+    assert result["changed"] is True and warnings == [result["warning"]]
+    assert "marked failed by" in warnings[0]
+    query = run_module(release_manager, dict(args, state="query"))
+    assert query["releases"][0]["status"] == "failed"
