@@ -4,7 +4,12 @@
 """Desired state of one PM2 app: start, stop, restart, zero-downtime reload with a wait until
 every instance is online again, and a check that the instances really run the release
 expected (PM2 resolves symlinks when it starts a process, so a reload after `current` moved
-can keep running the old release)."""
+can keep running the old release).
+
+A reload only applies new environment values: with replace_changed the ecosystem file is
+evaluated and compared with what PM2 runs, and a changed definition (or an instance that is not
+online) replaces the app instead. In cluster mode a temporary copy (<name>-handover) serves the
+port while the app is deleted and started again from the new definition."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,10 +18,15 @@ __metaclass__ = type
 import json
 import os
 import pwd
+import re
+import shutil
+import tempfile
 import time
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pm2
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError, Runner
+
+HANDOVER_SUFFIX = "-handover"
 
 
 class Pm2Process:
@@ -28,14 +38,54 @@ class Pm2Process:
         self.pm2_bin = _pm2.find_pm2(module, self.p["executable"])
         env = _pm2.pm2_environ(self.p["user"], self.p["pm2_home"])
         self.pm2_home = env["PM2_HOME"]
+        self.search_path = (self.p["env"] or {}).get("PATH") or env["PATH"]
         self.runner = Runner(module, become_user=self.p["user"], environ=env,
                              secrets=[str(v) for v in (self.p["env"] or {}).values() if len(str(v)) >= 8])
         self.result = {"changed": False, "name": self.p["name"]}
+        # (running, wanted) definitions once compared, and the evaluated app to start from.
+        self.definitions = None
+        self.wanted_app = None
 
     # -- facts ---------------------------------------------------------------------------------
-    def processes(self):
+    def raw(self, name=None):
+        """The `pm2 jlist` entries of one app (default: this one)."""
+        name = name or self.p["name"]
         _rc, out, _err = self.runner.run([self.pm2_bin, "jlist"], what="list PM2 processes")
-        return [_pm2.summarize(p) for p in _pm2.parse_jlist(out) if p.get("name") == self.p["name"]]
+        return [p for p in _pm2.parse_jlist(out) if p.get("name") == name]
+
+    def processes(self, name=None):
+        return [_pm2.summarize(p) for p in self.raw(name)]
+
+    def evaluate(self):
+        """The app definition the ecosystem file gives, evaluated by node as the pm2 command would
+        (same user, environment and working directory), and the cwd PM2 would give it."""
+        p = self.p
+        node = _pm2.find_node(self.pm2_bin)
+        pm2_dir = os.path.dirname(os.path.dirname(os.path.realpath(self.pm2_bin)))
+        _rc, out, _err = self.runner.run(
+            [node, "-", p["ecosystem"], p["name"], pm2_dir], data=_pm2.EVAL_JS, environ=p["env"] or None,
+            cwd=p["cwd"] or None, what="evaluate %s for the definition of %s" % (p["ecosystem"], p["name"]))
+        return _pm2.parse_evaluation(out, p["name"], p["ecosystem"])
+
+    def compare(self, raw_before):
+        """Differences between what PM2 runs and what the ecosystem file now defines."""
+        app, cwd = self.evaluate()
+        try:
+            wanted = _pm2.wanted_definition(app, cwd, os.cpu_count() or 1, instances=self.p["instances"],
+                                            search=self.search_path)
+        except ValueError as exc:
+            raise ModuleError("Failed to read the definition of %s in %s: %s" % (self.p["name"], self.p["ecosystem"], exc))
+        running = _pm2.running_definition([x.get("pm2_env") or {} for x in raw_before])
+        self.wanted_app = _pm2.renamed_app(app, self.p["name"], cwd, self.p["instances"])
+        self.definitions = (self._masked(running), self._masked(wanted))
+        return _pm2.compare_definitions(*self.definitions)
+
+    def _masked(self, definition):
+        def one(value):
+            if isinstance(value, list):
+                return [one(v) for v in value]
+            return self.runner._mask(value) if isinstance(value, str) else value
+        return dict((k, one(v)) for k, v in definition.items())
 
     def pm2(self, *args, **kw):
         return self.runner.run([self.pm2_bin] + list(args), mutating=True, environ=self.p["env"] or None,
@@ -65,12 +115,13 @@ class Pm2Process:
             args.append("--update-env")
         self.pm2(*args, what="start %s" % p["name"])
 
-    def wait_online(self, old_pids, expected):
+    def wait_online(self, old_pids, expected, name=None):
         """Every instance online, none of them an old process, at least ``expected`` of them."""
+        name = name or self.p["name"]
         deadline = self.clock() + self.p["timeout"]
         procs, candidate = [], None
         while True:
-            procs = self.processes()
+            procs = self.processes(name)
             online = [x for x in procs if x["status"] == "online" and x["pid"] not in old_pids]
             if procs and len(online) == len(procs) and len(procs) >= expected:
                 # A crashing app is briefly online after each restart: accept only the same
@@ -86,16 +137,16 @@ class Pm2Process:
             self.sleep(1)
         # PM2's own log says why it gave up ("too many unstable restarts").
         daemon_log = os.path.join(self.pm2_home, "pm2.log")
-        logs = {daemon_log: [line for line in _pm2.tail(daemon_log, 200) if self.p["name"] in line][-10:]}
+        logs = {daemon_log: [line for line in _pm2.tail(daemon_log, 200) if name in line][-10:]}
         for proc in procs[:1]:
             for key in ("err_log", "out_log"):
                 if proc.get(key):
                     logs[proc[key]] = _pm2.tail(proc[key], 30)
         raise ModuleError(
             "Failed to bring %s online within %ds: %s. Read the logs below or run: pm2 logs %s --lines 100"
-            % (self.p["name"], self.p["timeout"],
+            % (name, self.p["timeout"],
                ", ".join("instance %s is %s" % (x["pm_id"], x["status"]) for x in procs) or "no instance left",
-               self.p["name"]),
+               name),
             processes=procs, log_tail=logs, commands=self.runner.commands)
 
     def check_path(self, procs):
@@ -135,12 +186,23 @@ class Pm2Process:
     # -- the plan ------------------------------------------------------------------------------
     def run(self):
         state = self.p["state"]
-        before = self.processes()
+        raw_before = self.raw()
+        before = [_pm2.summarize(x) for x in raw_before]
         old_pids = {x["pid"] for x in before}
         online = [x for x in before if x["status"] == "online"]
         expected = self.p["instances"] or max(len(before), 1)
         action = None
-        if state in ("started", "present") and not before:
+        if self.p["replace_changed"] and before and state in ("started", "present", "restarted", "reloaded"):
+            changes = self.compare(raw_before)
+            self.result["definition_changes"] = changes
+            # A reload or restart keeps an errored app's old definition: replace it as well
+            # (present only cares that PM2 knows the app).
+            if changes or (len(online) < len(before) and state != "present"):
+                action = "replace"
+                expected = self.definitions[1]["instances"]
+        if action == "replace":
+            pass
+        elif state in ("started", "present") and not before:
             action = "start"
         elif state == "started" and len(online) < len(before):
             action = "restart"
@@ -155,6 +217,10 @@ class Pm2Process:
 
         self.result["action"] = action
         self.result["diff"] = {"before": self._describe(before), "after": self._predict(before, action)}
+        if self.definitions:
+            self.result["diff"]["before"]["definition"] = self.definitions[0]
+            self.result["diff"]["after"]["definition"] = (self.definitions[1] if action == "replace"
+                                                          else self.definitions[0])
         if action:
             self.result["changed"] = True
             self._apply(action, before, old_pids, expected)
@@ -162,12 +228,16 @@ class Pm2Process:
             self.check_path(before)
         if self.p["startup"] and self.startup():
             self.result["changed"] = True
-        if self.p["save"] and (self.result["changed"] or self._dump_has() != (state != "deleted")):
+        raw_after = raw_before if self.module.check_mode else self.raw()
+        if self.p["save"] and (self.result["changed"] or self._dump_stale(state, raw_after)):
             self.result["changed"] = True
             self.pm2("save", "--force", what="save the PM2 process list")
-        self.result["processes"] = before if self.module.check_mode else self.processes()
+        self.result["processes"] = [_pm2.summarize(x) for x in raw_after]
         if not self.module.check_mode:
-            self.result["diff"]["after"] = self._describe(self.result["processes"])
+            self.result["diff"]["after"].update(self._describe(self.result["processes"]))
+            if self.definitions and raw_after:
+                self.result["diff"]["after"]["definition"] = self._masked(
+                    _pm2.running_definition([x.get("pm2_env") or {} for x in raw_after]))
         self.result["commands"] = self.runner.commands
         if not self.module._diff:
             del self.result["diff"]
@@ -176,6 +246,11 @@ class Pm2Process:
     def _apply(self, action, before, old_pids, expected):
         name = self.p["name"]
         env_flag = ["--update-env"] if self.p["update_env"] else []
+        if action == "replace":
+            procs = self.replace(before, old_pids, expected)
+            if procs is not None:
+                self.check_path(procs)
+            return
         if action == "start":
             self.start()
         elif action == "scale":
@@ -193,14 +268,131 @@ class Pm2Process:
         procs = self.wait_online(set() if action == "scale" else old_pids, expected)
         self.check_path(procs)
 
-    def _dump_has(self):
-        """Whether the saved process list (what the boot-time unit resurrects) has this app."""
+    # -- replacing an app whose definition changed ---------------------------------------------
+    def replace(self, before, old_pids, expected):
+        """Run the app from its new definition; returns its instances (None in check mode).
+
+        Cluster mode with an instance online: <name>-handover starts from the new definition and
+        shares the port (PM2's cluster workers of every app share a listening port), the app is
+        deleted and started again from the new definition, then the temporary app goes. Otherwise
+        (fork mode cannot share a port, or nothing was serving anyway): delete and start."""
+        name = self.p["name"]
+        running, wanted = self.definitions
+        serving = any(x["status"] == "online" for x in before)
+        handover = serving and running["exec_mode"] == "cluster" and wanted["exec_mode"] == "cluster"
+        self.result["replace_mode"] = "handover" if handover else "recreate"
+        if handover:
+            return self._handover(old_pids, expected)
+        self.pm2("delete", name, what="delete %s before starting it from its new definition" % name)
+        try:
+            self.start_definition(name)
+            return None if self.module.check_mode else self.wait_online(old_pids, expected)
+        except ModuleError as exc:
+            raise ModuleError("Failed to replace %s (definition changes: %s): it was deleted and started again from "
+                              "its new definition (%s, so no handover), and did not come online. Cause: %s"
+                              % (name, self._changed_fields(), "fork mode" if serving else "no instance was online",
+                                 exc.msg), commands=self.runner.commands, **self._details(exc))
+
+    def _handover(self, old_pids, expected):
+        name = self.p["name"]
+        temp = name + HANDOVER_SUFFIX
+        if self.processes(temp):
+            self.pm2("delete", temp, what="delete %s left by an earlier replacement" % temp)
+        try:
+            self.start_definition(temp)
+            if not self.module.check_mode:
+                self.wait_online(set(), expected, name=temp)
+        except ModuleError as exc:
+            raise self._failed(exc, temp, "its new definition did not come online as %s, so %s keeps running its "
+                                          "old definition" % (temp, name))
+        try:
+            self.pm2("delete", name, what="delete %s (%s serves meanwhile)" % (name, temp))
+        except ModuleError as exc:
+            raise self._failed(exc, temp, "deleting the old %s failed after %s came online; %s is left as PM2 has it"
+                                          % (name, temp, name))
+        try:
+            self.start_definition(name)
+            procs = None if self.module.check_mode else self.wait_online(old_pids, expected)
+        except ModuleError as exc:
+            raise self._failed(exc, temp, "the old %s was deleted but %s did not come online with the new definition; "
+                                          "nothing serves it now, run the task again to re-create it" % (name, name))
+        try:
+            self.pm2("delete", temp, what="delete the temporary %s after %s came online" % (temp, name))
+        except ModuleError as exc:
+            raise ModuleError("Failed to replace %s cleanly: it runs its new definition, but deleting the temporary "
+                              "%s failed (pm2 delete %s): %s" % (name, temp, temp, exc.msg),
+                              commands=self.runner.commands, **self._details(exc))
+        return procs
+
+    def _failed(self, exc, temp, what):
+        """The error for a failed handover, after deleting the temporary app."""
+        rc, _out, err = self.runner.run([self.pm2_bin, "delete", temp], mutating=True, check_rc=False,
+                                        environ=self.p["env"] or None, cwd=self.p["cwd"] or None)
+        if rc == 0:
+            cleanup = "%s was deleted" % temp
+        elif not self._exists(temp):
+            cleanup = "no %s is left" % temp
+        else:
+            cleanup = "deleting %s failed too (%s): delete it by hand" % (temp, self.runner._mask(err.strip()[-200:]))
+        return ModuleError("Failed to replace %s (definition changes: %s): %s; %s. Cause: %s"
+                           % (self.p["name"], self._changed_fields(), what, cleanup, exc.msg),
+                           commands=self.runner.commands, **self._details(exc))
+
+    def _changed_fields(self):
+        return ", ".join(c["field"] for c in self.result.get("definition_changes") or []) or "none"
+
+    def _exists(self, name):
+        try:
+            return bool(self.raw(name))
+        except ModuleError:
+            return True
+
+    @staticmethod
+    def _details(exc):
+        return dict((k, v) for k, v in exc.details.items() if k != "commands")
+
+    def start_definition(self, app_name):
+        """`pm2 start` a JSON ecosystem file holding the evaluated definition under ``app_name``.
+        It carries the cwd PM2 would have used, so PM2 keeps cwd and script as given; it holds the
+        app's environment, so only the PM2 user can read it, and it is gone after the start."""
+        flags = ["--update-env"] if self.p["update_env"] else []
+        what = "start %s from the new definition" % app_name
+        if self.module.check_mode:
+            self.pm2("start", "%s.json" % _safe_name(app_name), *flags, what=what)
+            return
+        tmpdir = tempfile.mkdtemp(prefix="pm2-definition-")
+        try:
+            path = os.path.join(tmpdir, "%s.json" % _safe_name(app_name))
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(handle, "w") as out:
+                json.dump({"apps": [dict(self.wanted_app, name=app_name)]}, out)
+            if self.p["user"]:
+                account = pwd.getpwnam(self.p["user"])
+                for item in (tmpdir, path):
+                    os.chown(item, account.pw_uid, account.pw_gid)
+            self.pm2("start", path, *flags, what=what)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _dump_stale(self, state, raw_after):
+        """Whether the saved process list (what the boot-time unit resurrects) differs from what
+        runs: the app missing (or present after a delete), a temporary handover app saved, or the
+        app saved with another definition."""
         try:
             with open(os.path.join(self.pm2_home, "dump.pm2")) as handle:
                 saved = json.load(handle)
         except (OSError, ValueError):
+            saved = []
+        saved = [app for app in saved if isinstance(app, dict)] if isinstance(saved, list) else []
+        mine = [app for app in saved if app.get("name") == self.p["name"]]
+        if state == "deleted":
+            return bool(mine)
+        if not mine or any(app.get("name") == self.p["name"] + HANDOVER_SUFFIX for app in saved):
+            return True
+        if not raw_after:
             return False
-        return any(app.get("name") == self.p["name"] for app in saved if isinstance(app, dict))
+        return (_pm2.running_definition(mine)
+                != _pm2.running_definition([x.get("pm2_env") or {} for x in raw_after]))
 
     def _describe(self, procs):
         return {"name": self.p["name"], "instances": len(procs),
@@ -210,8 +402,14 @@ class Pm2Process:
         after = self._describe(before)
         if action in ("start", "restart", "reload", "scale"):
             after.update(status=["online"], instances=self.p["instances"] or max(len(before), 1))
+        elif action == "replace":
+            after.update(status=["online"], instances=self.definitions[1]["instances"])
         elif action == "stop":
             after["status"] = ["stopped"]
         elif action == "delete":
             after.update(instances=0, status=[], cwd=[])
         return after
+
+
+def _safe_name(name):
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)

@@ -19,6 +19,10 @@ description:
     the tail of the app's PM2 logs.
   - With O(expect_path), it checks that every instance runs from that path after resolving symlinks, which catches
     PM2 keeping the old release after C(current) moved.
+  - C(pm2 reload) and C(pm2 restart) apply new environment values only, never a changed app definition (node
+    arguments, instances, exec mode, memory limit, script, arguments, interpreter, timeouts). With
+    O(replace_changed), the module evaluates the ecosystem file and replaces the app when its definition changed or
+    an instance is not online (action V(replace)), see O(replace_changed).
 author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
@@ -28,10 +32,12 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: The diff shows instance count, statuses and working directories before and after.
+    details: The diff shows instance count, statuses and working directories before and after, and with
+      O(replace_changed) the compared definition.
   idempotent:
     support: partial
-    details: V(restarted) and V(reloaded) always change.
+    details: V(restarted) and V(reloaded) always change. With O(replace_changed), V(started) and V(present) change
+      only when the ecosystem file defines the app differently from what PM2 runs.
   platform:
     platforms: debian
 options:
@@ -105,6 +111,31 @@ options:
     description: Make sure the C(pm2-<user>) systemd unit is installed and enabled (runs C(pm2 startup) as root if not).
     type: bool
     default: false
+  replace_changed:
+    description:
+      - Compare the app's definition in O(ecosystem) with the one PM2 runs, and replace the app (action V(replace))
+        instead of reloading or restarting it when they differ, or when an instance is not online (an app errored by
+        an earlier failed deploy would otherwise be restarted with its old definition again).
+      - Meant for O(state=reloaded) and O(state=restarted). With O(state=started) it replaces on a changed definition
+        or an instance not online (instead of restarting); with O(state=present) only on a changed definition. A missing
+        app is started as usual.
+      - The file is evaluated with the node found beside pm2 (else on the safe C(PATH)), as O(user), in O(cwd), with
+        O(env) plus C(PM2_HOME) and C(PATH), as C(pm2 start) would read it (JavaScript, JSON or YAML; C(apps), an
+        array or a single app). O(instances), when set, overrides the file's count.
+      - Compared fields, as PM2 keeps them - C(script) (relative to the app's cwd, symlinks not resolved, so a new
+        release is not a change), C(args), C(exec_mode), C(instances), C(node_args) (or C(interpreter_args)),
+        C(interpreter), C(max_memory_restart) (in bytes, C(300M) and C(1G) count in units of 1024), C(kill_timeout),
+        C(listen_timeout) and C(wait_ready). The environment is not compared (a reload with O(update_env) applies it).
+      - In cluster mode with an instance online the replacement is zero-downtime - a temporary app
+        C(<name>-handover) starts from the new definition and shares the listening port, the app is deleted and
+        started again from the new definition, then the temporary app is deleted. In fork mode, or when no instance
+        was online, the app is deleted and started again, which is B(not) zero-downtime.
+      - The new definition is started from a JSON copy of the evaluated app (with the cwd PM2 would use written
+        out), readable by O(user) only and deleted after the start.
+      - If the replacement fails at any step, the temporary app is deleted, the old app is left running if it still
+        exists, and the task fails saying which step failed.
+    type: bool
+    default: false
 seealso:
   - module: boosterbeacon.infra.release_manager
   - module: boosterbeacon.infra.health_probe
@@ -120,6 +151,23 @@ EXAMPLES = r"""
     state: reloaded
     expect_path: /srv/boosterbeacon/current
     save: true
+
+- name: Reload, or replace without dropping requests when the ecosystem file changed the app's definition
+  boosterbeacon.infra.pm2_process:
+    name: boosterbeacon
+    ecosystem: /srv/boosterbeacon/current/ecosystem.config.js
+    cwd: /srv/boosterbeacon/current
+    user: boosterbeacon
+    state: reloaded
+    replace_changed: true
+    update_env: true
+    save: true
+  register: pm2_deploy
+
+- name: Say what changed
+  ansible.builtin.debug:
+    msg: "{{ pm2_deploy.definition_changes | map(attribute='field') | join(', ') }}"
+  when: pm2_deploy.action == 'replace'
 
 - name: Make sure it runs, with three instances
   boosterbeacon.infra.pm2_process:
@@ -139,10 +187,37 @@ processes:
   sample: [{"name": "boosterbeacon", "pm_id": 0, "pid": 4242, "status": "online", "uptime": 12, "restarts": 0,
             "memory": 61231104, "cpu": 0.3, "exec_mode": "cluster_mode", "cwd": "/srv/boosterbeacon/releases/20261124T213000Z-abc1234"}]
 action:
-  description: What the module did (start, restart, reload, scale, stop, delete), or null.
+  description:
+    - What the module did (start, restart, reload, scale, stop, delete, replace), or null.
+    - V(replace) (only with O(replace_changed)) - the app was deleted and started again from its new definition, in
+      cluster mode through a temporary C(<name>-handover) app (see RV(replace_mode)).
   returned: always
   type: str
   sample: reload
+definition_changes:
+  description:
+    - Fields whose value in the ecosystem file differs from what PM2 runs, each with both values as compared
+      (C(script) relative to the app's cwd, C(max_memory_restart) in bytes, C(node_args) and C(args) as lists,
+      C(exec_mode) V(cluster) or V(fork)). Empty when they match.
+  returned: when replace_changed is true and PM2 knows the app
+  type: list
+  elements: dict
+  contains:
+    field:
+      description: The definition field.
+      type: str
+    running:
+      description: The value PM2 runs.
+      type: raw
+    wanted:
+      description: The value the ecosystem file defines.
+      type: raw
+  sample: [{"field": "node_args", "running": [], "wanted": ["--max-old-space-size=300"]}]
+replace_mode:
+  description: How the app was replaced - V(handover) (zero-downtime, cluster mode) or V(recreate) (delete and start).
+  returned: when action is replace
+  type: str
+  sample: handover
 release_path:
   description: The resolved O(expect_path) every instance runs from.
   returned: when expect_path is set
@@ -185,9 +260,10 @@ def main():
             listen_timeout=dict(type="int"), kill_timeout=dict(type="int"),
             update_env=dict(type="bool", default=False), timeout=dict(type="int", default=60),
             expect_path=dict(type="path"), save=dict(type="bool", default=False),
-            startup=dict(type="bool", default=False),
+            startup=dict(type="bool", default=False), replace_changed=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("ecosystem", "script")],
+        required_if=[("replace_changed", True, ("ecosystem",))],
         supports_check_mode=True,
     )
     try:
