@@ -17,7 +17,7 @@ import time
 from urllib.parse import urlsplit
 
 
-def worker(url, stop, deadline, stats, lock, timeout):
+def worker(url, stop, deadline, stats, lock, timeout, ok_status=None):
     parts = urlsplit(url)
     path = parts.path or "/"
     context = ssl.create_default_context() if parts.scheme == "https" else None
@@ -34,7 +34,7 @@ def worker(url, stop, deadline, stats, lock, timeout):
             response = conn.getresponse()
             response.read()
             conn.close()
-            if response.status >= 500:
+            if response.status >= 500 or (ok_status and response.status != ok_status):
                 failure = "HTTP %d" % response.status
         except Exception as exc:  # every failure counts, whatever its kind
             failure = type(exc).__name__ + (": %s" % exc if str(exc) else "")
@@ -65,6 +65,9 @@ def main():
     parser.add_argument("--stop-file", help="stop as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--out", help="write the JSON result here as well")
+    parser.add_argument("--ok-status", type=int,
+                        help="the only status that counts as success (default: anything below 500), e.g. 200 so a "
+                             "rate limiter's 429 counts as a failure")
     args = parser.parse_args()
 
     stats = {"total": 0, "failed": 0, "kinds": {}, "samples": [], "latencies": []}
@@ -72,7 +75,7 @@ def main():
     stop = threading.Event()
     started = time.monotonic()
     deadline = started + args.max_seconds
-    threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout), daemon=True)
+    threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout, args.ok_status), daemon=True)
                for _worker in range(args.workers)]
     for thread in threads:
         thread.start()

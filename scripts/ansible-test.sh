@@ -8,9 +8,9 @@ work="${BB_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/boosterbeacon-ansible-test}"
 dest="$work/ansible_collections/boosterbeacon/infra"
 rm -rf "$dest" && mkdir -p "$dest"
 cd "$root"
-# The sample service is a Node project, not collection content: `make lint` shellchecks its scripts.
+# The test services are Node projects, not collection content: `make lint` shellchecks their scripts.
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-  [[ -e $f && $f != tests/fixtures/app/* ]] && printf '%s\0' "$f"
+  [[ -e $f && $f != tests/fixtures/* ]] && printf '%s\0' "$f"
 done | tar --null -T - -cf - | tar -C "$dest" -xf -
 # ansible-test bootstraps pip in its sanity venvs with a script it downloads from its own file
 # host, which is out of reach here; seed its cache with an equivalent that uses ensurepip.

@@ -27,7 +27,8 @@ if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&
   systemctl start docker
 else
   echo ">> starting dockerd (log: /var/log/dockerd.log)"
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  # In a session of its own: it outlives the shell (and process group) that started it.
+  setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
 fi
 
 for _ in $(seq 1 60); do

@@ -2,7 +2,7 @@
 # Build boosterbeacon/provisioned:<distro>: a test host already provisioned by
 # playbooks/provision.yml with molecule/_provisioned's inventory, committed as an image for the
 # scenarios whose subject is not provisioning (deploy, backups, ...). It is rebuilt only when its
-# key changes: a hash of the base image, the roles, the playbook, the modules they call, that
+# key changes: a hash of the base image, the roles the playbook runs, the plugins they call, that
 # inventory, the controller's pinned tooling and this script.
 #   scripts/provisioned-image.sh [trixie|bookworm]   (BB_PKG_CACHE_ADDR: the package cache, if any)
 set -euo pipefail
@@ -16,9 +16,15 @@ log=".cache/provisioned-$distro.log"
 
 base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null) \
   || { echo "ERROR: $base is missing: run 'make images' first" >&2; exit 1; }
-# Documentation does not change a host; everything else under these paths may.
+# What goes into the host: the roles provision.yml names and the plugins they call (a change to
+# the deploy role or to a module only the deploy uses does not rebuild it). Documentation does
+# not change a host; everything else under these paths may.
+mapfile -t roles_used < <(grep -oE 'boosterbeacon\.infra\.[a-z_]+' playbooks/provision.yml | sed 's/.*\.//' | sort -u | sed 's#^#roles/#')
+mapfile -t plugins_used < <(grep -rhoE 'boosterbeacon\.infra\.[a-z_]+' "${roles_used[@]}" | sed 's/.*\.//' | sort -u \
+  | while read -r name; do compgen -G "plugins/*/$name.py" || true; done)
+if ((${#plugins_used[@]})); then plugins_used+=(plugins/module_utils); fi
 key=$( { echo "$base_id"
-         find roles plugins molecule/_provisioned playbooks/provision.yml requirements-dev.txt "$0" \
+         find "${roles_used[@]}" "${plugins_used[@]}" molecule/_provisioned playbooks/provision.yml requirements-dev.txt "$0" \
            -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
        } | sha256sum | cut -c1-16)
 

@@ -217,14 +217,17 @@ class Prober:
         validate(self.p["checks"])
         started = self.clock()
         results = [self.run_check(check) for check in self.p["checks"]]
-        failed = [r["name"] for r in results if not r["ok"]]
-        report = {"changed": False, "ok": not failed, "checks": results, "failed_checks": failed,
+        for check, result in zip(self.p["checks"], results):
+            result["blocking"] = check.get("blocking") is not False
+        failed = [r["name"] for r in results if not r["ok"] and r["blocking"]]
+        warned = [r["name"] for r in results if not r["ok"] and not r["blocking"]]
+        report = {"changed": False, "ok": not failed, "checks": results, "failed_checks": failed, "warned_checks": warned,
                   "duration_ms": round((self.clock() - started) * 1000, 1), "commands": self.runner.commands}
         if failed:
             paths = unique(list(self.p["log_files"] or []) + [path for r in results for path in r.get("log_files", [])])
             report["log_tail"] = {path: _pm2.tail(path, self.p["log_lines"]) for path in paths}
             report["msg"] = "Failed health checks: " + "; ".join(
-                "%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"])
+                "%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"] and r["blocking"])
         return report
 
 

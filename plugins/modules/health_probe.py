@@ -128,6 +128,12 @@ options:
       timeout:
         description: Overrides O(timeout) for this check.
         type: int
+      blocking:
+        description:
+          - Whether a failure of this check fails the probe. V(false) only reports it in RV(warned_checks), for
+            dependencies whose outage should not stop a deploy (a third-party API, for example).
+        type: bool
+        default: true
   retries:
     description: Attempts per check.
     type: int
@@ -183,7 +189,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ok:
-  description: Whether every check passed.
+  description: Whether every blocking check passed.
   returned: always
   type: bool
   sample: false
@@ -195,11 +201,17 @@ checks:
   sample: [{"name": "http http://127.0.0.1:3000/ready", "type": "http", "ok": false, "attempts": 3, "latency_ms": 4.2,
             "http_status": 503, "error": "HTTP 503 (expected [200])", "hint": "The app answers but is unhealthy..."}]
 failed_checks:
-  description: Names of the checks that failed.
+  description: Names of the blocking checks that failed.
   returned: always
   type: list
   elements: str
   sample: ["http http://127.0.0.1:3000/ready"]
+warned_checks:
+  description: Names of the non-blocking checks (O(checks[].blocking=false)) that failed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["payments api"]
 log_tail:
   description: Last lines of each of O(log_files) and of the logs PM2 reports for the apps of pm2 checks, by path.
   returned: when a check failed
@@ -233,7 +245,7 @@ CHECK_SPEC = dict(
     ssl=dict(type="str", default="prefer", choices=["disable", "prefer", "require"]), app=dict(type="str"),
     pm2_user=dict(type="str"), pm2_home=dict(type="path"), min_instances=dict(type="int"),
     argv=dict(type="list", elements="str"), rc=dict(type="int", default=0), stdout_contains=dict(type="str"),
-    retries=dict(type="int"), timeout=dict(type="int"),
+    retries=dict(type="int"), timeout=dict(type="int"), blocking=dict(type="bool", default=True),
 )
 
 

@@ -254,3 +254,18 @@ def test_soft_failure_is_not_a_task_failure(run_module):
     result = probe(run_module, [{"type": "tcp", "host": "127.0.0.1", "port": closed_port()}], fail_on_error=False)
     assert "failed" not in result
     assert result["ok"] is False and result["failed_checks"] == ["tcp 127.0.0.1:%s" % result["checks"][0]["name"].rsplit(":", 1)[1]]
+
+
+def test_non_blocking_failure_only_warns(run_module):
+    port = closed_port()
+    result = probe(run_module, [{"type": "tcp", "name": "payments", "host": "127.0.0.1", "port": port, "blocking": False}])
+    assert "failed" not in result
+    assert result["ok"] is True and result["failed_checks"] == [] and result["warned_checks"] == ["payments"]
+    assert result["checks"][0]["ok"] is False and result["checks"][0]["blocking"] is False
+
+
+def test_blocking_failure_beside_a_warning_fails(run_module):
+    port = closed_port()
+    result = probe(run_module, [{"type": "tcp", "name": "payments", "host": "127.0.0.1", "port": port, "blocking": False},
+                                {"type": "tcp", "name": "db", "host": "127.0.0.1", "port": port}], fail_on_error=False)
+    assert result["ok"] is False and result["failed_checks"] == ["db"] and result["warned_checks"] == ["payments"]
