@@ -12,4 +12,10 @@ const release = path.basename(process.cwd());
 const body = () => JSON.stringify({ release, pid: process.pid, execArgv: process.execArgv }) + '\n';
 const server = http.createServer((req, res) => res.end(body()));
 server.listen(3998, '127.0.0.1', () => { if (process.send) process.send('ready'); });
-process.on('SIGINT', () => server.close(() => process.exit(0)));
+// Exit once the server closed and a second has passed: PM2's cluster master may still hand this
+// worker a connection over IPC, and only a running worker gives it back (to another worker).
+process.on('SIGINT', () => {
+  const closed = new Promise((resolve) => server.close(resolve));
+  const drained = new Promise((resolve) => setTimeout(resolve, 1000));
+  Promise.all([closed, drained]).then(() => process.exit(0));
+});
