@@ -293,29 +293,31 @@ class Pm2Process:
                               % (name, self._changed_fields(), "fork mode" if serving else "no instance was online",
                                  exc.msg), commands=self.runner.commands, **self._details(exc))
 
+    def _step(self, temp, why, *actions):
+        """Run one handover step's actions in order (the last one's result is returned); on failure
+        clean up the temporary app and say which step failed."""
+        result = None
+        try:
+            for action in actions:
+                result = action()
+        except ModuleError as exc:
+            raise self._failed(exc, temp, why)
+        return result
+
     def _handover(self, old_pids, expected):
         name = self.p["name"]
         temp = name + HANDOVER_SUFFIX
         if self.processes(temp):
             self.pm2("delete", temp, what="delete %s left by an earlier replacement" % temp)
-        try:
-            self.start_definition(temp)
-            if not self.module.check_mode:
-                self.wait_online(set(), expected, name=temp)
-        except ModuleError as exc:
-            raise self._failed(exc, temp, "its new definition did not come online as %s, so %s keeps running its "
-                                          "old definition" % (temp, name))
-        try:
-            self.pm2("delete", name, what="delete %s (%s serves meanwhile)" % (name, temp))
-        except ModuleError as exc:
-            raise self._failed(exc, temp, "deleting the old %s failed after %s came online; %s is left as PM2 has it"
-                                          % (name, temp, name))
-        try:
-            self.start_definition(name)
-            procs = None if self.module.check_mode else self.wait_online(old_pids, expected)
-        except ModuleError as exc:
-            raise self._failed(exc, temp, "the old %s was deleted but %s did not come online with the new definition; "
-                                          "nothing serves it now, run the task again to re-create it" % (name, name))
+        self._step(temp, "its new definition did not come online as %s, so %s keeps running its old definition"
+                   % (temp, name), lambda: self.start_definition(temp),
+                   lambda: None if self.module.check_mode else self.wait_online(set(), expected, name=temp))
+        self._step(temp, "deleting the old %s failed after %s came online; %s is left as PM2 has it" % (name, temp, name),
+                   lambda: self.pm2("delete", name, what="delete %s (%s serves meanwhile)" % (name, temp)))
+        procs = self._step(temp, "the old %s was deleted but %s did not come online with the new definition; nothing "
+                           "serves it now, run the task again to re-create it" % (name, name),
+                           lambda: self.start_definition(name),
+                           lambda: None if self.module.check_mode else self.wait_online(old_pids, expected))
         try:
             self.pm2("delete", temp, what="delete the temporary %s after %s came online" % (temp, name))
         except ModuleError as exc:
