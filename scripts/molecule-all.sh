@@ -71,6 +71,11 @@ for scenario in "${failed[@]}"; do
   echo "=== log of the failed scenario $scenario"
   cat "$logdir/$scenario.log" 2>/dev/null || echo "(no log: it did not start)"
 done
+# The failed tasks once more, last: a CI log is often shown by its end only.
+for scenario in "${failed[@]}"; do
+  echo "=== failed tasks in $scenario"
+  grep -E -B3 -A25 '^(fatal|failed): ' "$logdir/$scenario.log" 2>/dev/null | cut -c1-400 | head -80 || true
+done
 if (( ${#failed[@]} )); then
   echo "FAILED on $distro: ${failed[*]}"
   exit 1
