@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Measures deploys and rollbacks against the local container (run `make demo` first): wall time
-# of an unchanged redeploy, of a one-line code change, of a changed lockfile, of a rollback,
-# and the requests that failed under a steady load during a deploy. Prints figures; asserts
-# nothing. The gate is off here (it is measured by `make app-test`): these are the deploy's own
+# Measures deploys and rollbacks against the local container (run `make demo` first): the
+# median wall time of an unchanged redeploy, a one-line code change, a changed lockfile, a
+# pending migration and a rollback, each as a ratio to a minimal deploy (bench/minimal-deploy.yml,
+# the floor), and the requests that failed under a steady load during a deploy. Prints figures;
+# asserts nothing. The gate is off here (it is measured by `make app-test`): these are the deploy's own
 # costs. Works on a scratch copy of the sample service; the repository is not touched.
-# Usage: bench/deploy.sh   (BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local)
+# Usage: bench/deploy.sh   (BB_BENCH_RUNS=3, BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INVENTORY=${BB_BENCH_INVENTORY:-inventories/local}
@@ -17,29 +18,72 @@ cp -a tests/fixtures/app "$WORK/app"
 rm -rf "$WORK/app/node_modules" "$WORK/app/dist"
 VAULT=$(scripts/local-secrets.sh)
 
-deploy() {  # deploy <label> [extra ansible-playbook args]: prints the wall time
-  local label=$1 start rc=0
-  shift
+RUNS=${BB_BENCH_RUNS:-3}
+declare -A TIMES
+
+timed() {  # timed <label> <log> <command...>: runs it, records and prints its wall time
+  local label=$1 log=$2 start rc=0 took
+  shift 2
   start=$(date +%s.%N)
-  "$BIN/ansible-playbook" -i "$INVENTORY" --vault-password-file "$VAULT" playbooks/deploy.yml \
-    -e app_deploy_gate_ci=false -e app_deploy_gate_audit=false -e "app_deploy_source_dir=$WORK/app" "$@" \
-    >"$WORK/$label.log" 2>&1 || rc=$?
-  printf '%-28s %6.1f s  (exit %d)\n' "$label" "$(echo "$(date +%s.%N) - $start" | bc)" "$rc"
+  "$@" >"$log" 2>&1 || rc=$?
+  took=$(echo "$(date +%s.%N) - $start" | bc)
+  TIMES[$label]="${TIMES[$label]:-} $took"
+  printf '  %-26s %6.1f s  (exit %d)\n' "$label" "$took" "$rc"
 }
 
-echo "=== deploy wall times against $HOST"
-deploy "first (warms the build)"
-deploy "unchanged redeploy"
-sed -i '1i // bench: a one-line change' "$WORK/app/src/server.ts"
-deploy "one-line change"
-(cd "$WORK/app" && npm install --package-lock-only --no-audit --no-fund dotenv@16.4.5 >/dev/null 2>&1)
-deploy "changed lockfile"
+playbook() {
+  "$BIN/ansible-playbook" -i "$INVENTORY" --vault-password-file "$VAULT" "$@"
+}
 
-echo "=== rollback"
-start=$(date +%s.%N)
-rc=0
-"$BIN/ansible-playbook" -i "$INVENTORY" --vault-password-file "$VAULT" playbooks/rollback.yml >"$WORK/rollback.log" 2>&1 || rc=$?
-printf '%-28s %6.1f s  (exit %d)\n' "rollback to previous" "$(echo "$(date +%s.%N) - $start" | bc)" "$rc"
+deploy() {  # deploy <label> [extra ansible-playbook args]
+  local label=$1
+  shift
+  timed "$label" "$WORK/$label.log" playbook playbooks/deploy.yml \
+    -e app_deploy_gate_ci=false -e app_deploy_gate_audit=false -e "app_deploy_source_dir=$WORK/app" "$@"
+}
+
+floor() {
+  timed floor "$WORK/floor.log" playbook bench/minimal-deploy.yml -e "bench_artifact=$WORK/floor.tar.gz"
+}
+
+median() {  # median of the figures given
+  printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
+
+echo "=== the floor's artifact (built once, not timed)"
+(cd "$WORK/app" && npm ci --no-audit --no-fund >/dev/null && npm run --silent build >/dev/null \
+  && tar -czf "$WORK/floor.tar.gz" dist package.json package-lock.json ecosystem.config.js)
+
+echo "=== wall times against $HOST, $RUNS runs each"
+deploy "first (warms the build)"
+floor
+for run in $(seq "$RUNS"); do
+  deploy "unchanged redeploy"
+  floor
+  echo "// bench: one-line change $run" >>"$WORK/app/src/server.ts"
+  deploy "one-line change"
+  # A different dotenv each time: the lockfile changes, so npm ci runs.
+  (cd "$WORK/app" && npm install --package-lock-only --no-audit --no-fund "dotenv@16.4.$run" >/dev/null 2>&1)
+  deploy "changed lockfile"
+  printf 'exports.up = (pgm) => { pgm.sql("SELECT %s"); };\nexports.down = () => {};\n' "$run" \
+    >"$WORK/app/migrations/$(( 1900000000000 + $(date +%s) ))_bench-$run.js"
+  deploy "pending migration"
+  timed "rollback" "$WORK/rollback.log" playbook playbooks/rollback.yml
+  floor
+done
+
+echo "=== medians, and ratios to the floor (a minimal deploy: upload, unpack, npm ci --omit=dev, symlink, pm2 reload)"
+# shellcheck disable=SC2086 # the recorded figures are space-separated on purpose
+floor_median=$(median ${TIMES[floor]})
+printf '  %-26s %6s  %s\n' case median ratio
+for label in floor "unchanged redeploy" "one-line change" "changed lockfile" "pending migration" rollback; do
+  # shellcheck disable=SC2086
+  m=$(median ${TIMES[$label]})
+  printf '  %-26s %5.1fs  %4.2fx\n' "$label" "$m" "$(echo "$m / $floor_median" | bc -l)"
+done
+echo "  (targets: unchanged redeploy <= 0.3x, one-line change <= 0.5x, rollback <= 0.4x)"
+echo "  the last deploy's timeline:"
+grep -E ' [0-9]+\.[0-9] s.?$' "$WORK/pending migration.log" | tail -25 || true
 
 echo "=== requests during a deploy (8 workers on the host, through nginx, then straight to the app)"
 docker cp bench/load.py "$HOST:/usr/local/bin/bb-load.py" >/dev/null
@@ -48,7 +92,7 @@ for target in https://127.0.0.1/health http://127.0.0.1:3000/health; do
   docker exec -d "$HOST" python3 /usr/local/bin/bb-load.py --url "$target" --workers 8 --max-seconds 600 \
     --stop-file /tmp/stop-load --out /tmp/load.json
   sleep 2
-  deploy "deploy under load"
+  deploy "deploy under load" -e app_deploy_force_release=true
   docker exec "$HOST" touch /tmp/stop-load
   for _ in $(seq 30); do docker exec "$HOST" test -s /tmp/load.json && break; sleep 1; done
   echo "$target: $(docker exec "$HOST" cat /tmp/load.json)"
