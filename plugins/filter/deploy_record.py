@@ -7,19 +7,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import time
-
 from ansible.errors import AnsibleFilterError
-
-
-def _utc(seconds):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import iso
 
 
 def deploy_steps(marks):
     """Timeline marks ([{step, at}], the last one ending the run) as steps with their seconds."""
     try:
-        return [{"step": mark["step"], "start": _utc(mark["at"]),
+        return [{"step": mark["step"], "start": iso(int(float(mark["at"]))),
                  "seconds": round(float(after["at"]) - float(mark["at"]), 1)}
                 for mark, after in zip(marks, marks[1:])]
     except (KeyError, TypeError, ValueError) as exc:

@@ -18,7 +18,8 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pgwire, _pm2
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError, Runner
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
 
 REQUIRED = {
     "http": ["url"],
@@ -84,12 +85,20 @@ def redis_command(sock, *args):
 
 
 class Prober:
-    def __init__(self, module, params, sleep=None, clock=None):
+    """The health_probe module: reads only, so there is nothing to plan or gate; every command
+    (the pm2 check's included) goes through one runner and into ``commands``."""
+
+    def __init__(self, module, sleep=None, clock=None):
         self.module = module
-        self.p = params
+        self.p = module.params
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
         self.runner = Runner(module)
+
+    def kinds(self):
+        """{check type: the method making one attempt}."""
+        return {"http": self.http, "tcp": self.tcp, "postgres": self.postgres, "redis": self.redis,
+                "pm2": self.pm2, "command": self.command}
 
     # -- one attempt per type; each raises CheckFailed with a readable reason -----------------
     def http(self, check, timeout):
@@ -157,11 +166,9 @@ class Prober:
             sock.close()
 
     def pm2(self, check, timeout):
-        runner = Runner(self.module, become_user=check.get("pm2_user"),
-                        environ=_pm2.pm2_environ(check.get("pm2_user"), check.get("pm2_home")))
+        runner = self.runner.child(become_user=check.get("pm2_user"),
+                                   environ=_pm2.pm2_environ(check.get("pm2_user"), check.get("pm2_home")))
         rc, out, err = runner.run([_pm2.find_pm2(self.module), "jlist"], check_rc=False)
-        # Recorded with every other command the probe ran.
-        self.runner.commands.extend(runner.commands)
         if rc != 0:
             raise CheckFailed("pm2 jlist failed (%d): %s" % (rc, (err or out).strip()[-300:]))
         procs = [_pm2.summarize(p) for p in _pm2.parse_jlist(out) if p.get("name") == check["app"]]
@@ -190,11 +197,12 @@ class Prober:
         retries = check.get("retries") or self.p["retries"]
         timeout = check.get("timeout") or self.p["timeout"]
         result = {"name": check_name(check), "type": check["type"], "ok": False, "attempts": 0}
+        attempt_once = self.kinds()[check["type"]]
         for attempt in range(1, retries + 1):
             result["attempts"] = attempt
             started = self.clock()
             try:
-                detail = getattr(self, check["type"])(check, timeout) or {}
+                detail = attempt_once(check, timeout) or {}
                 latency = (self.clock() - started) * 1000
                 result.update(detail)
                 result["latency_ms"] = round(latency, 1)
@@ -228,6 +236,9 @@ class Prober:
             report["log_tail"] = {path: _pm2.tail(path, self.p["log_lines"]) for path in paths}
             report["msg"] = "Failed health checks: " + "; ".join(
                 "%s: %s" % (r["name"], r["error"]) for r in results if not r["ok"] and r["blocking"])
+            if self.p["fail_on_error"]:
+                # The whole report comes with the failure.
+                raise ModuleError(report.pop("msg"), **report)
         return report
 
 

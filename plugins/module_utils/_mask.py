@@ -20,16 +20,20 @@ except ImportError:  # Python 2 on a managed host
 MASK = "********"
 
 
+def _longest_first(form):
+    # Ties in a fixed order: a set's order changes from one run to the next.
+    return -len(form), form
+
+
 def secret_forms(secret):
     """The forms of ``secret`` that may appear in output: itself and its URL encodings."""
     forms = set([secret, quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret)])
-    return sorted((form for form in forms if form), key=len, reverse=True)
+    return sorted((form for form in forms if form), key=_longest_first)
 
 
 def mask(text, secrets, replacement=MASK):
     """Return ``text`` with every form of every non-empty secret replaced."""
-    forms = sorted(set(form for secret in secrets if secret for form in secret_forms(secret)),
-                   key=len, reverse=True)
+    forms = sorted(set(form for secret in secrets if secret for form in secret_forms(secret)), key=_longest_first)
     for form in forms:
         text = text.replace(form, replacement)
     return text

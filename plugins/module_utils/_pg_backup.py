@@ -9,17 +9,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import hashlib
-import json
 import os
 import re
 import shutil
 import time
 import uuid
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import (
+    ModuleError, chown, compact, iso, read_json, utc, write_json_atomic)
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._gate import Manager
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._postgres import libpq_environ
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError, Runner
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
 
 # Exact row counts of every user table, one "schema.table|count" line each.
 COUNTS_SQL = (
@@ -33,20 +34,12 @@ COUNTS_SQL = (
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def utc(ts):
-    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
-
-
-def iso(ts):
-    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def slug(text):
     return re.sub(r"[^A-Za-z0-9]+", "-", text or "").strip("-").lower()[:60]
 
 
 def backup_name(database, now, label=None):
-    name = "%s-%s" % (database, utc(now).strftime("%Y%m%dT%H%M%SZ"))
+    name = "%s-%s" % (database, compact(now))
     return name + ("-" + slug(label) if slug(label) else "")
 
 
@@ -110,28 +103,57 @@ def plan_retention(backups, now, keep_last=0, keep_daily=0, keep_weekly=0, keep_
     return keep, [b["name"] for b in ordered if b["name"] not in keep]
 
 
-class PgBackup:
+def remove_path(path):
+    """A dump file or a directory-format dump, if it is there."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+class PgBackup(Manager):
+    """The pg_backup module: reads run in both modes; dumps, restores and removals are planned
+    and go through the gate, so check mode records the very commands a run makes."""
+
     def __init__(self, module, now=None):
-        self.module = module
-        self.p = module.params
+        params = module.params
+        super(PgBackup, self).__init__(module, Runner(
+            module, become_user=params["become_user"], environ=libpq_environ(params),
+            secrets=[params["login_password"]] if params.get("login_password") else []))
         self.now = now
-        env = libpq_environ(self.p)
-        self.runner = Runner(module, become_user=self.p["become_user"], environ=env,
-                             secrets=[self.p["login_password"]] if self.p.get("login_password") else [])
         self.dest = self.p["dest"]
-        self.result = {"changed": False}
+
+    def states(self):
+        return {"dump": self.dump, "verify": self.verify, "restore": self.restore, "prune": self.prune,
+                "query": self.query}
+
+    def task(self):
+        return "manage backups in %s" % self.dest
 
     def clock(self):
         return time.time() if self.now is None else self.now
 
+    def run(self):
+        if self.p["jobs"] > 1 and self.p["format"] != "directory":
+            raise ModuleError("Failed to use jobs=%d: parallel dumps need format=directory." % self.p["jobs"])
+        return super(PgBackup, self).run()
+
     # -- tools ---------------------------------------------------------------------------------
+    @staticmethod
+    def psql_argv(database, sql):
+        return ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql]
+
     def psql(self, database, sql, what):
-        _rc, out, _err = self.runner.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
-                                         what=what)
+        _rc, out, _err = self.runner.run(self.psql_argv(database, sql), what=what)
         return out
 
     def counts(self, database):
         return parse_counts(self.psql(database, COUNTS_SQL, "count rows in %s" % database))
+
+    def plan_counts(self, plan, database, into):
+        """Count rows once the planned operations before this one ran (``into`` is filled)."""
+        plan.run(self.psql_argv(database, COUNTS_SQL), what="count rows in %s" % database,
+                 then=lambda out: into.update(parse_counts(out)))
 
     def migrations(self, database):
         table = self.p["migrations_table"]
@@ -156,23 +178,15 @@ class PgBackup:
         found = []
         for name in sorted(os.listdir(self.dest)):
             if name.endswith(".json") and not name.startswith("."):
-                try:
-                    with open(os.path.join(self.dest, name)) as handle:
-                        data = json.load(handle)
-                except (OSError, ValueError):
-                    continue
-                data["manifest_path"] = os.path.join(self.dest, name)
-                found.append(data)
+                data = read_json(os.path.join(self.dest, name))
+                if isinstance(data, dict):
+                    data["manifest_path"] = os.path.join(self.dest, name)
+                    found.append(data)
         return found
 
     def write_manifest(self, manifest):
         path = manifest.pop("manifest_path", None) or os.path.join(self.dest, manifest["name"] + ".json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(manifest, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, manifest)
         manifest["manifest_path"] = path
         return path
 
@@ -200,7 +214,7 @@ class PgBackup:
                               "was changed. Use another backup." % (manifest["path"], actual, manifest["sha256"]),
                               sha256=actual)
 
-    def restore_into(self, manifest, database, extra=()):
+    def plan_restore(self, plan, manifest, database, extra=()):
         argv = ["pg_restore", "--exit-on-error", "--dbname", database] + list(extra)
         if self.p["no_owner"]:
             argv += ["--no-owner", "--no-acl"]
@@ -208,7 +222,7 @@ class PgBackup:
             argv += ["--jobs", str(self.p["jobs"])]
         elif "--clean" not in extra:
             argv.append("--single-transaction")
-        self.runner.run(argv + [manifest["path"]], mutating=True, what="restore %s into %s" % (manifest["name"], database))
+        plan.run(argv + [manifest["path"]], what="restore %s into %s" % (manifest["name"], database))
 
     # -- states --------------------------------------------------------------------------------
     def dump(self):
@@ -222,47 +236,46 @@ class PgBackup:
             name = "%s-%d" % (base, serial)
         final = os.path.join(self.dest, name + ext)
         partial = os.path.join(self.dest, "." + name + ext + ".partial")
-        self.result.update(changed=True, path=final, name=name)
-        if self.module.check_mode:
-            self.runner.run(["pg_dump", "--format", self.p["format"], "--file", final, db], mutating=True)
-            return
-        self.prepare_dest()
-        server_version = self.psql(db, "SHOW server_version", "read the server version").strip()
-        counts = self.counts(db)
-        migrations = self.migrations(db)
+        self.result.update(path=final, name=name)
+        # What the manifest records about the source, read before the dump (check mode too).
+        facts = {"server_version": self.psql(db, "SHOW server_version", "read the server version").strip(),
+                 "tables": self.counts(db), "migrations": self.migrations(db),
+                 "pg_dump_version": self.runner.run(["pg_dump", "--version"],
+                                                    what="read the pg_dump version")[1].strip()}
         argv = ["pg_dump", "--format", self.p["format"], "--compress", str(self.p["compression"]), "--file", partial]
         if self.p["format"] == "directory" and self.p["jobs"] > 1:
             argv += ["--jobs", str(self.p["jobs"])]
-        try:
-            self.runner.run(argv + [db], mutating=True, what="dump %s" % db)
-            # Some pg_dump failures exit 0: the dump is good only once pg_restore can read it.
-            _rc, toc, _err = self.runner.run(["pg_restore", "--list", partial], what="read the new dump")
-            if "TABLE DATA" not in toc and counts:
-                raise ModuleError("Failed to dump %s: the dump lists no table data." % db)
-            digest = checksum(partial)
-            os.replace(partial, final)
-        finally:
-            if os.path.isdir(partial):
-                shutil.rmtree(partial, ignore_errors=True)
-            elif os.path.exists(partial):
-                os.unlink(partial)
-        _rc, tool, _err = self.runner.run(["pg_dump", "--version"], what="read the pg_dump version")
+        plan = self.plan()
+        plan.step(self.prepare_dest, what="prepare %s" % self.dest)
+        plan.run(argv + [db], what="dump %s" % db)
+        # Some pg_dump failures exit 0: the dump is good only once pg_restore can read it.
+        plan.run(["pg_restore", "--list", partial], what="read the new dump",
+                 then=lambda toc: self._require_table_data(toc, facts["tables"], db))
+        plan.step(lambda: self._keep_dump(name, partial, final, started, facts), what="keep the dump %s" % final)
+        plan.step(lambda: remove_path(partial), always=True, what="remove %s" % partial)
+        return plan
+
+    @staticmethod
+    def _require_table_data(toc, counts, db):
+        if "TABLE DATA" not in toc and counts:
+            raise ModuleError("Failed to dump %s: the dump lists no table data." % db)
+
+    def _keep_dump(self, name, partial, final, started, facts):
+        digest = checksum(partial)
+        os.replace(partial, final)
         finished = self.clock()
-        manifest = {
-            "name": name, "path": final, "database": db, "label": self.p["label"], "format": self.p["format"],
-            "compression": self.p["compression"], "server_version": server_version, "pg_dump_version": tool.strip(),
-            "size": size_of(final), "sha256": digest, "tables": counts, "migrations": migrations,
-            "started": iso(started), "finished": iso(finished), "created_epoch": started,
-            "duration_s": round(finished - started, 3), "status": "dumped",
-        }
-        self.result.update(manifest=manifest, manifest_path=self.write_manifest(manifest),
-                           sha256=digest, size=manifest["size"], tables=counts, duration_s=manifest["duration_s"])
+        manifest = dict(facts, name=name, path=final, database=self.p["database"], label=self.p["label"],
+                        format=self.p["format"], compression=self.p["compression"], size=size_of(final),
+                        sha256=digest, started=iso(started), finished=iso(finished), created_epoch=started,
+                        duration_s=round(finished - started, 3), status="dumped")
+        self.result.update(manifest=manifest, manifest_path=self.write_manifest(manifest), sha256=digest,
+                           size=manifest["size"], tables=facts["tables"], duration_s=manifest["duration_s"])
 
     def prepare_dest(self):
         if not os.path.isdir(self.dest):
             os.makedirs(self.dest, 0o700)
         if self.p["become_user"]:
-            shutil.chown(self.dest, user=self.p["become_user"])
+            chown(self.dest, user=self.p["become_user"])
         os.chmod(self.dest, 0o700)
 
     def verify(self):
@@ -270,17 +283,21 @@ class PgBackup:
         self.result.update(path=manifest["path"], name=manifest["name"])
         self.check_sum(manifest)
         self.runner.run(["pg_restore", "--list", manifest["path"]], what="read %s" % manifest["path"])
-        self.result["changed"] = True  # the manifest records the verification
-        if self.module.check_mode:
-            return
         scratch = "%s_verify_%s" % (manifest["database"], uuid.uuid4().hex[:8])
         started = self.clock()
-        self.runner.run(["createdb", scratch], mutating=True, what="create scratch database %s" % scratch)
-        try:
-            self.restore_into(manifest, scratch)
-            actual = self.counts(scratch)
-        finally:
-            self.runner.run(["dropdb", "--if-exists", scratch], mutating=True, what="drop scratch database %s" % scratch)
+        actual = {}
+        # A real restore into a scratch database that is always dropped; the manifest then
+        # records the verification (so verify always changes something).
+        plan = self.plan()
+        plan.run(["createdb", scratch], what="create scratch database %s" % scratch)
+        self.plan_restore(plan, manifest, scratch)
+        self.plan_counts(plan, scratch, actual)
+        plan.run(["dropdb", "--if-exists", scratch], what="drop scratch database %s" % scratch, always=True)
+        plan.step(lambda: self._record_verification(manifest, scratch, actual, started),
+                  what="record the verification of %s" % manifest["name"])
+        return plan
+
+    def _record_verification(self, manifest, scratch, actual, started):
         mismatches = compare_counts(manifest.get("tables") or {}, actual)
         self.result.update(scratch_database=scratch, mismatches=mismatches, tables=actual,
                            duration_s=round(self.clock() - started, 3))
@@ -295,15 +312,16 @@ class PgBackup:
     def restore(self):
         manifest = self.find()
         target = self.p["target"]
-        self.result.update(path=manifest["path"], name=manifest["name"], target=target, changed=True)
+        self.result.update(path=manifest["path"], name=manifest["name"], target=target)
         self.check_sum(manifest)
         exists = self.database_exists(target)
+        plan = self.plan()
         extra = []
         if self.p["create"]:
             if exists:
                 raise ModuleError("Failed to restore into %s: it already exists and create=true asks for a new "
                                   "database. Pick another target or drop create." % target)
-            self.runner.run(["createdb", target], mutating=True, what="create database %s" % target)
+            plan.run(["createdb", target], what="create database %s" % target)
         elif not exists:
             raise ModuleError("Failed to restore into %s: no such database. Set create=true to create it." % target)
         else:
@@ -314,10 +332,12 @@ class PgBackup:
                                   % (target, len(tables)), tables=sorted(tables))
             if tables:
                 extra = ["--clean", "--if-exists"]
-        self.restore_into(manifest, target, extra)
-        if not self.module.check_mode:
-            self.result["tables"] = self.counts(target)
-            self.result["mismatches"] = compare_counts(manifest.get("tables") or {}, self.result["tables"])
+        self.plan_restore(plan, manifest, target, extra)
+        restored = {}
+        self.plan_counts(plan, target, restored)
+        plan.step(lambda: self.result.update(
+            tables=restored, mismatches=compare_counts(manifest.get("tables") or {}, restored)))
+        return plan
 
     def prune(self):
         backups = self.manifests()
@@ -325,16 +345,17 @@ class PgBackup:
             backups = [b for b in backups if b.get("database") == self.p["database"]]
         keep, remove = plan_retention(backups, self.clock(), self.p["keep_last"], self.p["keep_daily"],
                                       self.p["keep_weekly"], self.p["keep_monthly"])
-        self.result.update(changed=bool(remove), removed=remove, kept=keep)
-        if self.module.check_mode:
-            return
+        self.result.update(removed=remove, kept=keep)
+        plan = self.plan()
         for backup in backups:
             if backup["name"] in remove:
-                if os.path.isdir(backup["path"]):
-                    shutil.rmtree(backup["path"])
-                elif os.path.exists(backup["path"]):
-                    os.unlink(backup["path"])
-                os.unlink(backup["manifest_path"])
+                plan.step(lambda backup=backup: self._remove_backup(backup), what="remove %s" % backup["name"])
+        return plan
+
+    @staticmethod
+    def _remove_backup(backup):
+        remove_path(backup["path"])
+        os.unlink(backup["manifest_path"])
 
     def query(self):
         now = self.clock()
@@ -346,8 +367,4 @@ class PgBackup:
              for b in self.manifests()
              if not self.p["database"] or b.get("database") == self.p["database"]],
             key=lambda b: b["age_s"])
-
-    def run(self):
-        getattr(self, self.p["state"])()
-        self.result["commands"] = self.runner.commands
-        return self.result
+        return None

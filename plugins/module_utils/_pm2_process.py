@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import pwd
 import re
@@ -24,27 +23,47 @@ import tempfile
 import time
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pm2
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError, Runner
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import (
+    ModuleError, account, read_json, write_json_atomic)
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._gate import Manager
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
 
 HANDOVER_SUFFIX = "-handover"
+STATES = ("started", "present", "stopped", "restarted", "reloaded", "deleted")
 
 
-class Pm2Process:
+class Pm2Process(Manager):
+    """The pm2_process module: every state is one decision (which action, if any), planned as
+    pm2 commands and waits; the gate runs them outside check mode."""
+
     def __init__(self, module, sleep=None, clock=None):
-        self.module = module
-        self.p = module.params
+        params = module.params
+        env = _pm2.pm2_environ(params["user"], params["pm2_home"])
+        super(Pm2Process, self).__init__(module, Runner(
+            module, become_user=params["user"], environ=env,
+            secrets=[str(v) for v in (params["env"] or {}).values() if len(str(v)) >= 8]))
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
         self.pm2_bin = _pm2.find_pm2(module, self.p["executable"])
-        env = _pm2.pm2_environ(self.p["user"], self.p["pm2_home"])
         self.pm2_home = env["PM2_HOME"]
         self.search_path = (self.p["env"] or {}).get("PATH") or env["PATH"]
-        self.runner = Runner(module, become_user=self.p["user"], environ=env,
-                             secrets=[str(v) for v in (self.p["env"] or {}).values() if len(str(v)) >= 8])
-        self.result = {"changed": False, "name": self.p["name"]}
+        self.result["name"] = self.p["name"]
         # (running, wanted) definitions once compared, and the evaluated app to start from.
         self.definitions = None
         self.wanted_app = None
+        # The instances the last wait saw online.
+        self.procs = []
+
+    def states(self):
+        return dict((state, self.converge) for state in STATES)
+
+    def actions(self):
+        return {"start": self._plan_start, "scale": self._plan_scale, "restart": self._plan_restart,
+                "reload": self._plan_reload, "stop": self._plan_stop, "delete": self._plan_delete,
+                "replace": self._plan_replace}
+
+    def task(self):
+        return "manage the PM2 app %s" % self.p["name"]
 
     # -- facts ---------------------------------------------------------------------------------
     def raw(self, name=None):
@@ -87,12 +106,7 @@ class Pm2Process:
             return self.runner._mask(value) if isinstance(value, str) else value
         return dict((k, one(v)) for k, v in definition.items())
 
-    def pm2(self, *args, **kw):
-        return self.runner.run([self.pm2_bin] + list(args), mutating=True, environ=self.p["env"] or None,
-                               cwd=self.p["cwd"] or None, **kw)
-
-    # -- actions -------------------------------------------------------------------------------
-    def start(self):
+    def start_args(self):
         p = self.p
         if p["ecosystem"]:
             args = ["start", p["ecosystem"], "--only", p["name"]]
@@ -111,10 +125,124 @@ class Pm2Process:
         else:
             raise ModuleError("Failed to start %s: it is not running, and neither ecosystem nor script says how to "
                               "start it." % p["name"])
-        if p["update_env"]:
-            args.append("--update-env")
-        self.pm2(*args, what="start %s" % p["name"])
+        return args + self.env_flag()
 
+    def env_flag(self):
+        return ["--update-env"] if self.p["update_env"] else []
+
+    # -- the plan ------------------------------------------------------------------------------
+    def converge(self):
+        state = self.p["state"]
+        raw_before = self.raw()
+        before = [_pm2.summarize(x) for x in raw_before]
+        action, expected = self.decide(state, raw_before, before)
+        self.result.update(action=action, processes=before)
+        plan = self.plan(before=self._describe(before), after=self._predict(before, action))
+        if self.definitions:
+            plan.before["definition"] = self.definitions[0]
+            plan.after["definition"] = self.definitions[1] if action == "replace" else self.definitions[0]
+        if action:
+            self.actions()[action](plan, before, {x["pid"] for x in before}, expected)
+        elif state in ("started", "present"):
+            self.check_path(before)
+        if self.p["startup"]:
+            self._plan_startup(plan)
+        if action:
+            plan.step(lambda: self._observe(plan), what="list PM2 processes")
+        # The saved list is what the boot-time unit resurrects: save after any change, or when
+        # it no longer matches what runs.
+        if self.p["save"] and (plan.operations or self._dump_stale(state, raw_before)):
+            self._pm2(plan, "save", "--force", what="save the PM2 process list")
+        return plan
+
+    def decide(self, state, raw_before, before):
+        """The action the state asks for, and how many instances must then be online."""
+        online = [x for x in before if x["status"] == "online"]
+        expected = self.p["instances"] or max(len(before), 1)
+        if self.p["replace_changed"] and before and state in ("started", "present", "restarted", "reloaded"):
+            changes = self.compare(raw_before)
+            self.result["definition_changes"] = changes
+            # A reload or restart keeps an errored app's old definition: replace it as well
+            # (present only cares that PM2 knows the app).
+            if changes or (len(online) < len(before) and state != "present"):
+                return "replace", self.definitions[1]["instances"]
+        if state in ("started", "present") and not before:
+            return "start", expected
+        if state == "started" and len(online) < len(before):
+            return "restart", expected
+        if state == "started" and self.p["instances"] and len(before) != self.p["instances"]:
+            return "scale", expected
+        if state == "stopped" and online:
+            return "stop", expected
+        if state == "deleted" and before:
+            return "delete", expected
+        if state in ("restarted", "reloaded"):
+            return (state[:-2] if before else "start"), expected
+        return None, expected
+
+    def _observe(self, plan):
+        """What PM2 runs after the change, for ``processes`` and the diff."""
+        raw_after = self.raw()
+        self.result["processes"] = [_pm2.summarize(x) for x in raw_after]
+        plan.after.update(self._describe(self.result["processes"]))
+        if self.definitions and raw_after:
+            plan.after["definition"] = self._masked(
+                _pm2.running_definition([x.get("pm2_env") or {} for x in raw_after]))
+
+    def _pm2(self, plan, *args, **kw):
+        plan.run([self.pm2_bin] + list(args), environ=self.p["env"] or None, cwd=self.p["cwd"] or None, **kw)
+
+    def _plan_wait(self, plan, old_pids, expected, name=None, on_error=None):
+        """Wait until the app (or ``name``) is online from new processes (kept in ``procs``)."""
+        def wait():
+            self.procs = self.wait_online(old_pids, expected, name=name)
+        plan.step(wait, on_error=on_error, what="wait for %s" % (name or self.p["name"]))
+
+    def _plan_online(self, plan, old_pids, expected):
+        """Wait for the app, then check it runs the release expected."""
+        self._plan_wait(plan, old_pids, expected)
+        plan.step(lambda: self.check_path(self.procs), what="check the path %s runs from" % self.p["name"])
+
+    def _plan_start(self, plan, _before, old_pids, expected):
+        self._pm2(plan, *self.start_args(), what="start %s" % self.p["name"])
+        self._plan_online(plan, old_pids, expected)
+
+    def _plan_scale(self, plan, _before, _old_pids, expected):
+        name = self.p["name"]
+        self._pm2(plan, "scale", name, str(self.p["instances"]), what="scale %s" % name)
+        # After a scale-up the old instances stay: only their count matters.
+        self._plan_online(plan, set(), expected)
+
+    def _plan_cycle(self, plan, verb, old_pids, expected):
+        name = self.p["name"]
+        target = [self.p["ecosystem"], "--only", name] if self.p["ecosystem"] and verb == "reload" else [name]
+        self._pm2(plan, *([verb] + target + self.env_flag()), what="%s %s" % (verb, name))
+        self._plan_online(plan, old_pids, expected)
+
+    def _plan_restart(self, plan, _before, old_pids, expected):
+        self._plan_cycle(plan, "restart", old_pids, expected)
+
+    def _plan_reload(self, plan, _before, old_pids, expected):
+        self._plan_cycle(plan, "reload", old_pids, expected)
+
+    def _plan_stop(self, plan, _before, _old_pids, _expected):
+        self._pm2(plan, "stop", self.p["name"], what="stop %s" % self.p["name"])
+
+    def _plan_delete(self, plan, _before, _old_pids, _expected):
+        self._pm2(plan, "delete", self.p["name"], what="delete %s" % self.p["name"])
+
+    def _plan_startup(self, plan):
+        """The boot-time unit that resurrects the saved list, installed as root when missing."""
+        user = self.p["user"] or pwd.getpwuid(os.getuid()).pw_name
+        unit = "pm2-%s" % user
+        self.result["startup_unit"] = unit
+        root = self.runner.child(environ={"PATH": _pm2.SAFE_PATH})
+        if root.run(["systemctl", "is-enabled", unit], check_rc=False)[0] == 0:
+            return
+        plan.run([self.pm2_bin, "startup", "systemd", "-u", user, "--hp", account(user).pw_dir, "--service-name", unit],
+                 runner=root, what="install the boot-time unit %s" % unit)
+
+    # -- waiting and checking ------------------------------------------------------------------
     def wait_online(self, old_pids, expected, name=None):
         """Every instance online, none of them an old process, at least ``expected`` of them."""
         name = name or self.p["name"]
@@ -147,7 +275,7 @@ class Pm2Process:
             % (name, self.p["timeout"],
                ", ".join("instance %s is %s" % (x["pm_id"], x["status"]) for x in procs) or "no instance left",
                name),
-            processes=procs, log_tail=logs, commands=self.runner.commands)
+            processes=procs, log_tail=logs)
 
     def check_path(self, procs):
         expect = self.p["expect_path"]
@@ -161,7 +289,7 @@ class Pm2Process:
                    "target; delete the app and start it again from the ecosystem file (pm2 delete %s)."
                    % (self.p["name"], want, ", ".join(str(x["pm_id"]) for x in wrong),
                       os.path.realpath(wrong[0]["cwd"] or ""), self.p["name"]))
-            raise ModuleError(msg, processes=procs, commands=self.runner.commands)
+            raise ModuleError(msg, processes=procs)
 
     @staticmethod
     def _runs_from(proc, want):
@@ -169,108 +297,9 @@ class Pm2Process:
             return True
         return os.path.realpath(proc["script"] or "").startswith(want + os.sep)
 
-    def startup(self):
-        user = self.p["user"] or pwd.getpwuid(os.getuid()).pw_name
-        unit = "pm2-%s" % user
-        self.result["startup_unit"] = unit
-        rc, _out, _err = Runner(self.module).run(["systemctl", "is-enabled", unit], check_rc=False)
-        if rc == 0:
-            return False
-        home = pwd.getpwnam(user).pw_dir
-        root_runner = Runner(self.module, environ={"PATH": _pm2.SAFE_PATH})
-        root_runner.run([self.pm2_bin, "startup", "systemd", "-u", user, "--hp", home, "--service-name", unit],
-                        mutating=True, what="install the boot-time unit %s" % unit)
-        self.runner.commands.extend(root_runner.commands)
-        return True
-
-    # -- the plan ------------------------------------------------------------------------------
-    def run(self):
-        state = self.p["state"]
-        raw_before = self.raw()
-        before = [_pm2.summarize(x) for x in raw_before]
-        old_pids = {x["pid"] for x in before}
-        online = [x for x in before if x["status"] == "online"]
-        expected = self.p["instances"] or max(len(before), 1)
-        action = None
-        if self.p["replace_changed"] and before and state in ("started", "present", "restarted", "reloaded"):
-            changes = self.compare(raw_before)
-            self.result["definition_changes"] = changes
-            # A reload or restart keeps an errored app's old definition: replace it as well
-            # (present only cares that PM2 knows the app).
-            if changes or (len(online) < len(before) and state != "present"):
-                action = "replace"
-                expected = self.definitions[1]["instances"]
-        if action == "replace":
-            pass
-        elif state in ("started", "present") and not before:
-            action = "start"
-        elif state == "started" and len(online) < len(before):
-            action = "restart"
-        elif state == "started" and self.p["instances"] and len(before) != self.p["instances"]:
-            action = "scale"
-        elif state == "stopped" and online:
-            action = "stop"
-        elif state == "deleted" and before:
-            action = "delete"
-        elif state in ("restarted", "reloaded"):
-            action = state[:-2] if before else "start"
-
-        self.result["action"] = action
-        self.result["diff"] = {"before": self._describe(before), "after": self._predict(before, action)}
-        if self.definitions:
-            self.result["diff"]["before"]["definition"] = self.definitions[0]
-            self.result["diff"]["after"]["definition"] = (self.definitions[1] if action == "replace"
-                                                          else self.definitions[0])
-        if action:
-            self.result["changed"] = True
-            self._apply(action, before, old_pids, expected)
-        elif state in ("started", "present"):
-            self.check_path(before)
-        if self.p["startup"] and self.startup():
-            self.result["changed"] = True
-        raw_after = raw_before if self.module.check_mode else self.raw()
-        if self.p["save"] and (self.result["changed"] or self._dump_stale(state, raw_after)):
-            self.result["changed"] = True
-            self.pm2("save", "--force", what="save the PM2 process list")
-        self.result["processes"] = [_pm2.summarize(x) for x in raw_after]
-        if not self.module.check_mode:
-            self.result["diff"]["after"].update(self._describe(self.result["processes"]))
-            if self.definitions and raw_after:
-                self.result["diff"]["after"]["definition"] = self._masked(
-                    _pm2.running_definition([x.get("pm2_env") or {} for x in raw_after]))
-        self.result["commands"] = self.runner.commands
-        if not self.module._diff:
-            del self.result["diff"]
-        return self.result
-
-    def _apply(self, action, before, old_pids, expected):
-        name = self.p["name"]
-        env_flag = ["--update-env"] if self.p["update_env"] else []
-        if action == "replace":
-            procs = self.replace(before, old_pids, expected)
-            if procs is not None:
-                self.check_path(procs)
-            return
-        if action == "start":
-            self.start()
-        elif action == "scale":
-            self.pm2("scale", name, str(self.p["instances"]), what="scale %s" % name)
-        elif action in ("restart", "reload"):
-            target = [self.p["ecosystem"], "--only", name] if self.p["ecosystem"] and action == "reload" else [name]
-            self.pm2(*([action] + target + env_flag), what="%s %s" % (action, name))
-        elif action == "stop":
-            self.pm2("stop", name, what="stop %s" % name)
-        elif action == "delete":
-            self.pm2("delete", name, what="delete %s" % name)
-        if self.module.check_mode or action in ("stop", "delete"):
-            return
-        # After a scale-up the old instances stay; only new pids count for a (re)start or reload.
-        procs = self.wait_online(set() if action == "scale" else old_pids, expected)
-        self.check_path(procs)
-
     # -- replacing an app whose definition changed ---------------------------------------------
-    def replace(self, before, old_pids, expected):
-        """Run the app from its new definition; returns its instances (None in check mode).
+    def _plan_replace(self, plan, before, old_pids, expected):
+        """Run the app from its new definition.
 
         Cluster mode with an instance online: <name>-handover starts from the new definition and
         shares the port (PM2's cluster workers of every app share a listening port), the app is
@@ -282,53 +311,49 @@ class Pm2Process:
         handover = serving and running["exec_mode"] == "cluster" and wanted["exec_mode"] == "cluster"
         self.result["replace_mode"] = "handover" if handover else "recreate"
         if handover:
-            return self._handover(old_pids, expected)
-        self.pm2("delete", name, what="delete %s before starting it from its new definition" % name)
-        try:
-            self.start_definition(name)
-            return None if self.module.check_mode else self.wait_online(old_pids, expected)
-        except ModuleError as exc:
-            raise ModuleError("Failed to replace %s (definition changes: %s): it was deleted and started again from "
-                              "its new definition (%s, so no handover), and did not come online. Cause: %s"
-                              % (name, self._changed_fields(), "fork mode" if serving else "no instance was online",
-                                 exc.msg), commands=self.runner.commands, **self._details(exc))
+            self._plan_handover(plan, old_pids, expected)
+        else:
+            def failed(exc):
+                return ModuleError(
+                    "Failed to replace %s (definition changes: %s): it was deleted and started again from its new "
+                    "definition (%s, so no handover), and did not come online. Cause: %s"
+                    % (name, self._changed_fields(), "fork mode" if serving else "no instance was online", exc.msg),
+                    **self._details(exc))
+            self._pm2(plan, "delete", name, what="delete %s before starting it from its new definition" % name)
+            self._plan_start_definition(plan, name, on_error=failed)
+            self._plan_wait(plan, old_pids, expected, on_error=failed)
+        plan.step(lambda: self.check_path(self.procs), what="check the path %s runs from" % name)
 
-    def _step(self, temp, why, *actions):
-        """Run one handover step's actions in order (the last one's result is returned); on failure
-        clean up the temporary app and say which step failed."""
-        result = None
-        try:
-            for action in actions:
-                result = action()
-        except ModuleError as exc:
-            raise self._failed(exc, temp, why)
-        return result
-
-    def _handover(self, old_pids, expected):
+    def _plan_handover(self, plan, old_pids, expected):
         name = self.p["name"]
         temp = name + HANDOVER_SUFFIX
         if self.processes(temp):
-            self.pm2("delete", temp, what="delete %s left by an earlier replacement" % temp)
-        self._step(temp, "its new definition did not come online as %s, so %s keeps running its old definition"
-                   % (temp, name), lambda: self.start_definition(temp),
-                   lambda: None if self.module.check_mode else self.wait_online(set(), expected, name=temp))
-        self._step(temp, "deleting the old %s failed after %s came online; %s is left as PM2 has it" % (name, temp, name),
-                   lambda: self.pm2("delete", name, what="delete %s (%s serves meanwhile)" % (name, temp)))
-        procs = self._step(temp, "the old %s was deleted but %s did not come online with the new definition; nothing "
-                           "serves it now, run the task again to re-create it" % (name, name),
-                           lambda: self.start_definition(name),
-                           lambda: None if self.module.check_mode else self.wait_online(old_pids, expected))
-        try:
-            self.pm2("delete", temp, what="delete the temporary %s after %s came online" % (temp, name))
-        except ModuleError as exc:
-            raise ModuleError("Failed to replace %s cleanly: it runs its new definition, but deleting the temporary "
-                              "%s failed (pm2 delete %s): %s" % (name, temp, temp, exc.msg),
-                              commands=self.runner.commands, **self._details(exc))
-        return procs
+            self._pm2(plan, "delete", temp, what="delete %s left by an earlier replacement" % temp)
+
+        def cleanup(why):
+            return lambda exc: self._failed(exc, temp, why)
+
+        first = cleanup("its new definition did not come online as %s, so %s keeps running its old definition"
+                        % (temp, name))
+        self._plan_start_definition(plan, temp, on_error=first)
+        self._plan_wait(plan, set(), expected, name=temp, on_error=first)
+        self._pm2(plan, "delete", name, what="delete %s (%s serves meanwhile)" % (name, temp),
+                  on_error=cleanup("deleting the old %s failed after %s came online; %s is left as PM2 has it"
+                                   % (name, temp, name)))
+        last = cleanup("the old %s was deleted but %s did not come online with the new definition; nothing serves "
+                       "it now, run the task again to re-create it" % (name, name))
+        self._plan_start_definition(plan, name, on_error=last)
+        self._plan_wait(plan, old_pids, expected, on_error=last)
+
+        def unclean(exc):
+            return ModuleError("Failed to replace %s cleanly: it runs its new definition, but deleting the temporary "
+                               "%s failed (pm2 delete %s): %s" % (name, temp, temp, exc.msg), **self._details(exc))
+        self._pm2(plan, "delete", temp, what="delete the temporary %s after %s came online" % (temp, name),
+                  on_error=unclean)
 
     def _failed(self, exc, temp, what):
         """The error for a failed handover, after deleting the temporary app."""
-        rc, _out, err = self.runner.run([self.pm2_bin, "delete", temp], mutating=True, check_rc=False,
+        rc, _out, err = self.runner.run([self.pm2_bin, "delete", temp], check_rc=False,
                                         environ=self.p["env"] or None, cwd=self.p["cwd"] or None)
         if rc == 0:
             cleanup = "%s was deleted" % temp
@@ -337,8 +362,7 @@ class Pm2Process:
         else:
             cleanup = "deleting %s failed too (%s): delete it by hand" % (temp, self.runner._mask(err.strip()[-200:]))
         return ModuleError("Failed to replace %s (definition changes: %s): %s; %s. Cause: %s"
-                           % (self.p["name"], self._changed_fields(), what, cleanup, exc.msg),
-                           commands=self.runner.commands, **self._details(exc))
+                           % (self.p["name"], self._changed_fields(), what, cleanup, exc.msg), **self._details(exc))
 
     def _changed_fields(self):
         return ", ".join(c["field"] for c in self.result.get("definition_changes") or []) or "none"
@@ -353,48 +377,45 @@ class Pm2Process:
     def _details(exc):
         return dict((k, v) for k, v in exc.details.items() if k != "commands")
 
+    def _plan_start_definition(self, plan, app_name, on_error=None):
+        """`pm2 start` from the evaluated definition under ``app_name`` (see start_definition);
+        check mode records the command with the file's name alone, its directory being temporary."""
+        shown = [self.pm2_bin, "start", "%s.json" % _safe_name(app_name)] + self.env_flag()
+        plan.step(lambda: self.start_definition(app_name), stands_for=[shown], on_error=on_error,
+                  what="start %s from the new definition" % app_name)
+
     def start_definition(self, app_name):
         """`pm2 start` a JSON ecosystem file holding the evaluated definition under ``app_name``.
         It carries the cwd PM2 would have used, so PM2 keeps cwd and script as given; it holds the
         app's environment, so only the PM2 user can read it, and it is gone after the start."""
-        flags = ["--update-env"] if self.p["update_env"] else []
-        what = "start %s from the new definition" % app_name
-        if self.module.check_mode:
-            self.pm2("start", "%s.json" % _safe_name(app_name), *flags, what=what)
-            return
         tmpdir = tempfile.mkdtemp(prefix="pm2-definition-")
         try:
             path = os.path.join(tmpdir, "%s.json" % _safe_name(app_name))
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(handle, "w") as out:
-                json.dump({"apps": [dict(self.wanted_app, name=app_name)]}, out)
+            write_json_atomic(path, {"apps": [dict(self.wanted_app, name=app_name)]}, mode=0o600, exclusive=True)
             if self.p["user"]:
-                account = pwd.getpwnam(self.p["user"])
+                owner = account(self.p["user"])
                 for item in (tmpdir, path):
-                    os.chown(item, account.pw_uid, account.pw_gid)
-            self.pm2("start", path, *flags, what=what)
+                    os.chown(item, owner.pw_uid, owner.pw_gid)
+            self.runner.run([self.pm2_bin, "start", path] + self.env_flag(), environ=self.p["env"] or None,
+                            cwd=self.p["cwd"] or None, what="start %s from the new definition" % app_name)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
-    def _dump_stale(self, state, raw_after):
+    def _dump_stale(self, state, raw):
         """Whether the saved process list (what the boot-time unit resurrects) differs from what
         runs: the app missing (or present after a delete), a temporary handover app saved, or the
         app saved with another definition."""
-        try:
-            with open(os.path.join(self.pm2_home, "dump.pm2")) as handle:
-                saved = json.load(handle)
-        except (OSError, ValueError):
-            saved = []
+        saved = read_json(os.path.join(self.pm2_home, "dump.pm2"))
         saved = [app for app in saved if isinstance(app, dict)] if isinstance(saved, list) else []
         mine = [app for app in saved if app.get("name") == self.p["name"]]
         if state == "deleted":
             return bool(mine)
         if not mine or any(app.get("name") == self.p["name"] + HANDOVER_SUFFIX for app in saved):
             return True
-        if not raw_after:
+        if not raw:
             return False
         return (_pm2.running_definition(mine)
-                != _pm2.running_definition([x.get("pm2_env") or {} for x in raw_after]))
+                != _pm2.running_definition([x.get("pm2_env") or {} for x in raw]))
 
     def _describe(self, procs):
         return {"name": self.p["name"], "instances": len(procs),

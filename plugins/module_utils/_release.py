@@ -2,9 +2,9 @@
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Releases under an app root: timestamped directories with a manifest, an atomically
-switched ``current`` symlink, shared paths, pruning that never loses a rollback target, and a
-deploy lock. Plain file operations, no Ansible: the module, the deploy role and a DR playbook
-all use these functions.
+switched ``current`` symlink, shared paths and pruning that never loses a rollback target.
+Plain file functions first; ``ReleaseManager`` at the end plans each state of the
+release_manager module from them (the deploy lock lives in ``_lock``).
 
 Layout::
 
@@ -20,18 +20,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import errno
-import json
 import math
 import os
 import re
 import shutil
-import socket
 import stat
-import time
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import (
+    ModuleError, chown, iso, read_json, write_json_atomic)
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._gate import Manager
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._lock import Lock
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
 
 MANIFEST = ".release.json"
 # An empty file needs an inode and a directory entry but no data block, so a release can be
@@ -44,36 +44,23 @@ STRIPPED_MARKER = ".release.stripped"
 BULKY = ("node_modules",)
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 MB = 1000 * 1000
-LOCK = ".deploy.lock"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # pending: created, never served; active: what current points at; good: served, then
 # superseded; failed: marked by a deploy or an operator, never a rollback target unless forced.
 STATUSES = ("pending", "active", "good", "failed")
 
 
-class ReleaseError(ModuleError):
-    pass
-
-
-def utcnow(now=None):
-    return datetime.datetime.fromtimestamp(time.time() if now is None else now, tz=datetime.timezone.utc)
-
-
-def iso(now=None):
-    return utcnow(now).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def validate_app_root(app_root):
     if not app_root or not os.path.isabs(app_root):
-        raise ReleaseError("Failed to use app_root %r: it must be an absolute path such as /srv/boosterbeacon." % app_root)
+        raise ModuleError("Failed to use app_root %r: it must be an absolute path such as /srv/boosterbeacon." % app_root)
     if ".." in app_root.split("/"):
-        raise ReleaseError("Failed to use app_root %r: it must not contain '..'." % app_root)
+        raise ModuleError("Failed to use app_root %r: it must not contain '..'." % app_root)
     return os.path.normpath(app_root)
 
 
 def validate_id(release_id, field="release_id"):
     if not release_id or ".." in release_id or "/" in release_id or not ID_RE.match(release_id):
-        raise ReleaseError(
+        raise ModuleError(
             "Failed to use %s %r: use letters, digits, '.', '_' and '-' only (no '/', no '..', not starting "
             "with '.'), e.g. 20261124T213000Z-abc1234." % (field, release_id))
     return release_id
@@ -82,7 +69,7 @@ def validate_id(release_id, field="release_id"):
 def validate_shared_path(path):
     clean = path.rstrip("/")
     if not clean or os.path.isabs(path) or ".." in clean.split("/") or clean.startswith("./"):
-        raise ReleaseError(
+        raise ModuleError(
             "Failed to use shared_paths entry %r: give a path relative to the release, without '..', "
             "e.g. .env or logs/." % path)
     return clean, path.endswith("/")
@@ -94,32 +81,6 @@ def releases_dir(app_root):
 
 def release_path(app_root, release_id):
     return os.path.join(releases_dir(app_root), release_id)
-
-
-def read_json(path):
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
-def write_json_atomic(path, data, mode=0o644):
-    """Write to a temporary file in the same directory, fsync, then rename over the target."""
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_manifest(app_root, release_id):
@@ -160,12 +121,12 @@ def current_id(app_root):
     if not os.path.lexists(link):
         return None
     if not os.path.islink(link):
-        raise ReleaseError("Failed to read %s: it is not a symlink. Move it away, then activate a release." % link)
+        raise ModuleError("Failed to read %s: it is not a symlink. Move it away, then activate a release." % link)
     target = os.readlink(link)
     resolved = os.path.normpath(os.path.join(app_root, target))
     parent, name = os.path.split(resolved)
     if parent != releases_dir(app_root) or not ID_RE.match(name):
-        raise ReleaseError(
+        raise ModuleError(
             "Failed to read %s: it points at %s, outside %s. Re-activate a listed release with force=true."
             % (link, target, releases_dir(app_root)))
     return name
@@ -263,8 +224,8 @@ def mark_failed(app_root, release_id, reason, now=None, may_free=True):
     except OSError as exc:
         # Out of inodes or a directory that needs a new block: free what we may, once.
         if not (_no_space(exc) and may_free and free_bulky()):
-            raise ReleaseError("Failed to mark %s failed: cannot create %s: %s. Free space on %s, then mark "
-                               "it failed again." % (release_id, marker, exc, mount_point(path)))
+            raise ModuleError("Failed to mark %s failed: cannot create %s: %s. Free space on %s, then mark "
+                              "it failed again." % (release_id, marker, exc, mount_point(path)))
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644)
     os.close(fd)
     _updated(manifest, "failed", reason, now)
@@ -359,7 +320,7 @@ def remove_tree(path):
     try:
         shutil.rmtree(path, onerror=retry)
     except OSError as exc:
-        raise ReleaseError("Failed to remove %s: %s. Remove it by hand (as root) and prune again." % (path, exc))
+        raise ModuleError("Failed to remove %s: %s. Remove it by hand (as root) and prune again." % (path, exc))
 
 
 def plan_prune(releases, current, keep):
@@ -369,7 +330,7 @@ def plan_prune(releases, current, keep):
     without a manifest) are what a killed run left: deploys prune under the lock, after their
     own release went live, so those go at once."""
     if keep < 1:
-        raise ReleaseError("Failed to prune: keep must be 1 or more, got %s." % keep)
+        raise ModuleError("Failed to prune: keep must be 1 or more, got %s." % keep)
     protected = {current, previous_good(releases, current)} - {None}
     counted = [r["id"] for r in releases if r["status"] in ("active", "good")]
     kept = set(counted[-keep:]) | protected
@@ -386,106 +347,70 @@ def plan_prune(releases, current, keep):
     return remove, sorted(kept)
 
 
-class Lock:
-    """The deploy lock: one JSON file created with O_EXCL, naming who holds it."""
+class ReleaseManager(Manager):
+    """The release_manager module: each state plans its file operations; the gate applies them."""
 
-    def __init__(self, app_root, now=None):
-        self.path = os.path.join(app_root, LOCK)
-        self.now = time.time() if now is None else now
-
-    def read(self, timeout):
-        data = read_json(self.path)
-        if data is None:
-            if os.path.exists(self.path):
-                return {"holder": "unknown (unreadable lock file)", "age": 0, "stale": True}
-            return None
-        age = max(0, int(self.now - float(data.get("epoch", 0))))
-        data["age"] = age
-        data["stale"] = age > timeout
-        return data
-
-    @staticmethod
-    def describe(info):
-        return "%s@%s pid %s since %s (%ds ago)" % (
-            info.get("owner"), info.get("host"), info.get("pid"), info.get("time"), info.get("age", 0))
-
-    def record(self, owner, token, purpose, host=None, pid=None):
-        return {"owner": owner, "host": host or socket.gethostname(), "pid": pid or os.getppid(),
-                "token": token, "purpose": purpose, "time": iso(self.now), "epoch": self.now}
-
-    def create(self, record):
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def replace(self, record):
-        write_json_atomic(self.path, record)
-
-    def remove(self):
-        os.unlink(self.path)
-
-
-class ReleaseManager:
-    """One state of the release_manager module: plan, then apply outside check mode."""
-
-    def __init__(self, params, check_mode=False, diff=False, now=None):
-        self.p = params
-        self.check_mode = check_mode
-        self.want_diff = diff
+    def __init__(self, module, now=None):
+        super(ReleaseManager, self).__init__(module, Runner(module))
         self.now = now
-        self.app_root = validate_app_root(params["app_root"])
-        self.result = {"changed": False, "app_root": self.app_root}
-        self.before = {}
-        self.after = {}
+        self.app_root = validate_app_root(self.p["app_root"])
+        self.result.update(app_root=self.app_root)
+
+    def states(self):
+        return {"present": self.present, "active": self.active, "rollback": self.rollback, "failed": self.failed,
+                "pruned": self.pruned, "locked": self.locked, "unlocked": self.unlocked, "query": self.query}
+
+    def task(self):
+        return "manage releases under %s" % self.app_root
 
     def run(self):
-        state = self.p["state"]
         if self.p.get("release_id"):
             validate_id(self.p["release_id"])
-        getattr(self, "_" + state)()
-        if self.want_diff and self.result["changed"]:
-            self.result["diff"] = {"before": self.before, "after": self.after}
-        return self.result
+        result = super(ReleaseManager, self).run()
+        if result.get("warning") and self.p["state"] == "failed":
+            # The release is failed by its marker only: say so where the operator looks.
+            self.module.warn(result["warning"])
+        return result
 
     # -- helpers -----------------------------------------------------------------------
     def _require_release(self, release_id, releases):
         ids = [r["id"] for r in releases]
         if release_id not in ids:
-            raise ReleaseError("Failed to find release %r under %s. Valid ids: %s."
-                               % (release_id, releases_dir(self.app_root), ", ".join(ids) or "none"),
-                               valid_ids=ids)
+            raise ModuleError("Failed to find release %r under %s. Valid ids: %s."
+                              % (release_id, releases_dir(self.app_root), ", ".join(ids) or "none"),
+                              valid_ids=ids)
         release = [r for r in releases if r["id"] == release_id][0]
         if release["manifest"] is None:
-            raise ReleaseError("Failed to use release %s: it has no %s, so it is incomplete (an interrupted "
-                               "deploy?). Create it again with state=present." % (release_id, MANIFEST))
+            raise ModuleError("Failed to use release %s: it has no %s, so it is incomplete (an interrupted "
+                              "deploy?). Create it again with state=present." % (release_id, MANIFEST))
         return release
 
     def _current(self):
         try:
             return current_id(self.app_root)
-        except ReleaseError:
+        except ModuleError:
             if self.p.get("force"):
                 return None
             raise
 
     def _switch(self, target, left):
         """Point current at target; the release left behind becomes good unless it failed."""
-        self.before = {"current": left}
-        self.after = {"current": target}
-        self.result.update(changed=True, previous=left, current=target)
-        if self.check_mode:
-            return
-        switch_current(self.app_root, target)
+        self.result.update(previous=left, current=target)
+        plan = self.plan(before={"current": left}, after={"current": target})
+        plan.file("ln -sfn %s %s" % (os.path.join("releases", target), os.path.join(self.app_root, "current")),
+                  lambda: switch_current(self.app_root, target))
         if left and left != target:
             left_manifest = read_manifest(self.app_root, left)
             if left_manifest and release_status(self.app_root, left, left_manifest) == "active":
-                set_status(self.app_root, left, "good", now=self.now)
-        set_status(self.app_root, target, "active", now=self.now)
+                plan.file(self._manifest_shown(left), lambda: set_status(self.app_root, left, "good", now=self.now))
+        plan.file(self._manifest_shown(target), lambda: set_status(self.app_root, target, "active", now=self.now))
+        return plan
+
+    def _manifest_shown(self, release_id):
+        return "write %s" % os.path.join(release_path(self.app_root, release_id), MANIFEST)
 
     # -- states ------------------------------------------------------------------------
-    def _present(self):
+    def present(self):
         rid = self.p["release_id"]
         path = release_path(self.app_root, rid)
         self._check_space(rid, path)
@@ -504,29 +429,54 @@ class ReleaseManager:
                            history=[{"status": "pending", "at": iso(self.now)}])
         shared = [validate_shared_path(p) for p in self.p.get("shared_paths") or []]
         link_changes = self._plan_links(path, shared)
-        changed = existing != desired or bool(link_changes) or not os.path.isdir(path)
-        self.before = {"manifest": existing, "links": {}}
-        self.after = {"manifest": desired, "links": dict(link_changes)}
-        self.result.update(changed=changed, release=desired, path=path, links_changed=sorted(link_changes))
-        if not changed or self.check_mode:
-            return
-        for directory in (self.app_root, releases_dir(self.app_root), path, os.path.join(self.app_root, "shared")):
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o755)
+        plan = self.plan(before={"manifest": existing, "links": {}}, after={"manifest": desired, "links": {}})
+        self.result.update(release=desired, path=path, links_changed=[name for name, _target in link_changes])
+        for directory in (self.app_root, releases_dir(self.app_root), path):
+            self._mkdir(plan, directory, 0o755)
         for name, is_dir in shared:
-            self._ensure_shared(name, is_dir)
+            self._plan_shared(plan, name, is_dir)
         for name, target in link_changes:
             link = os.path.join(path, name)
-            parent = os.path.dirname(link)
-            if not os.path.isdir(parent):
-                os.makedirs(parent, 0o755)
-            if os.path.isdir(link) and not os.path.islink(link):
-                shutil.rmtree(link)
-            elif os.path.lexists(link):
-                os.unlink(link)
-            os.symlink(target, link)
+            plan.before["links"][name] = os.readlink(link) if os.path.islink(link) else None
+            plan.after["links"][name] = target
+            self._plan_link(plan, link, target)
         if existing != desired:
-            write_json_atomic(os.path.join(path, MANIFEST), desired)
+            plan.file("write %s" % os.path.join(path, MANIFEST),
+                      lambda: write_json_atomic(os.path.join(path, MANIFEST), desired))
+        if plan.operations:
+            # Where the deploy keeps what outlives releases, even before a first shared path.
+            self._mkdir(plan, os.path.join(self.app_root, "shared"), 0o755)
+        return plan
+
+    @staticmethod
+    def _mkdir(plan, directory, mode):
+        """Plan os.makedirs for a directory that is missing and not planned yet."""
+        shown = "mkdir -p -m %04o %s" % (mode, directory)
+        if os.path.isdir(directory) or any(shown in op.shown for op in plan.operations if op.kind == "file"):
+            return
+        plan.file(shown, lambda: os.makedirs(directory, mode, exist_ok=True))
+
+    def _plan_shared(self, plan, name, is_dir):
+        """A shared path missing on the first deploy is created empty instead of failing it."""
+        target = os.path.join(self.app_root, "shared", name)
+        if os.path.lexists(target):
+            return
+        self._mkdir(plan, os.path.dirname(target), 0o755)
+        if is_dir:
+            plan.file("mkdir -m 0750 %s" % target, lambda: os.makedirs(target, 0o750))
+        else:
+            plan.file("install -m 0600 /dev/null %s" % target,
+                      lambda: os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)))
+        owner, group = self.p.get("shared_owner"), self.p.get("shared_group")
+        if owner or group:
+            plan.file("chown %s%s %s" % (owner or "", ":" + group if group else "", target),
+                      lambda: chown(target, owner, group))
+
+    def _plan_link(self, plan, link, target):
+        self._mkdir(plan, os.path.dirname(link), 0o755)
+        if os.path.isdir(link) and not os.path.islink(link):
+            plan.file("rm -r %s" % link, lambda: shutil.rmtree(link))
+        plan.file("ln -sfn %s %s" % (target, link), lambda: _replace_with_link(link, target))
 
     def _check_space(self, rid, path):
         """Refuse to create a release the filesystem has no room for, before anything changes.
@@ -537,8 +487,8 @@ class ReleaseManager:
         min_free = self.p.get("min_free_bytes") or 0
         factor = self.p.get("free_space_factor") or 0.0
         if min_free < 0 or factor < 0:
-            raise ReleaseError("Failed to check free space: min_free_bytes (%s) and free_space_factor (%s) must be "
-                               "0 (no check) or more." % (min_free, factor))
+            raise ModuleError("Failed to check free space: min_free_bytes (%s) and free_space_factor (%s) must be "
+                              "0 (no check) or more." % (min_free, factor))
         base = releases_dir(self.app_root)
         free = free_bytes(base)
         mount = mount_point(base)
@@ -562,7 +512,7 @@ class ReleaseManager:
                 factor, megabytes(reference_size), reference) if reference else
                 "free_space_factor %g x 0 (no release yet)" % factor)
         count = len(list_releases(self.app_root))
-        raise ReleaseError(
+        raise ModuleError(
             "Failed to create release %s: the filesystem mounted at %s (holding %s) has %s free, %s needed (%s). "
             "Prune old releases (state=pruned keeps the newest `keep` served releases plus current and the previous "
             "good one, so a lower keep removes more; %d release(s) are there now) or free space on %s, then try again."
@@ -579,65 +529,45 @@ class ReleaseManager:
             if os.path.lexists(link) and not os.path.islink(link):
                 empty_dir = os.path.isdir(link) and not os.listdir(link)
                 if not empty_dir and not self.p.get("force"):
-                    raise ReleaseError(
+                    raise ModuleError(
                         "Failed to link shared path %s: the release ships %s itself. Exclude it from the "
                         "artifact, or set force=true to replace it with the shared one." % (name, link))
             changes.append((name, target))
         return changes
 
-    def _ensure_shared(self, name, is_dir):
-        """A shared path missing on the first deploy is created empty instead of failing it."""
-        target = os.path.join(self.app_root, "shared", name)
-        if os.path.lexists(target):
-            return
-        parent = os.path.dirname(target)
-        if not os.path.isdir(parent):
-            os.makedirs(parent, 0o755)
-        if is_dir:
-            os.makedirs(target, 0o750)
-        else:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.close(fd)
-        self._chown(target)
-
-    def _chown(self, path):
-        owner, group = self.p.get("shared_owner"), self.p.get("shared_group")
-        if owner or group:
-            shutil.chown(path, user=owner, group=group)
-
-    def _active(self):
+    def active(self):
         rid = self.p["release_id"]
         releases = list_releases(self.app_root)
         release = self._require_release(rid, releases)
         self._refuse_stripped(release, "activate")
         if release["status"] == "failed" and not self.p.get("force"):
-            raise ReleaseError("Failed to activate %s: it is marked failed (%s). Set force=true to use it anyway."
-                               % (rid, self._reason(release)))
+            raise ModuleError("Failed to activate %s: it is marked failed (%s). Set force=true to use it anyway."
+                              % (rid, self._reason(release)))
         current = self._current()
         self.result.update(previous=current, current=current)
         if current == rid and release["status"] == "active":
-            return
-        self._switch(rid, current)
+            return None
+        return self._switch(rid, current)
 
-    def _rollback(self):
+    def rollback(self):
         releases = list_releases(self.app_root)
         current = self._current()
         target = self.p.get("release_id") or previous_good(releases, current)
         if target is None:
-            raise ReleaseError("Failed to roll back %s: no earlier good release to go back to. Releases: %s."
-                               % (self.app_root, ", ".join("%s (%s)" % (r["id"], r["status"]) for r in releases) or "none"))
+            raise ModuleError("Failed to roll back %s: no earlier good release to go back to. Releases: %s."
+                              % (self.app_root, ", ".join("%s (%s)" % (r["id"], r["status"]) for r in releases) or "none"))
         release = self._require_release(target, releases)
         self._refuse_stripped(release, "roll back to")
         if release["status"] == "failed" and not self.p.get("force"):
-            raise ReleaseError("Failed to roll back to %s: it is marked failed (%s). Pick another release or set "
-                               "force=true." % (target, self._reason(release)))
+            raise ModuleError("Failed to roll back to %s: it is marked failed (%s). Pick another release or set "
+                              "force=true." % (target, self._reason(release)))
         left = read_manifest(self.app_root, current) if current else None
         known = set(release["manifest"].get("migrations") or [])
         self.result["migrations_not_in_target"] = [m for m in (left or {}).get("migrations") or [] if m not in known]
         self.result.update(previous=current, current=current, target=target)
         if current == target:
-            return
-        self._switch(target, current)
+            return None
+        return self._switch(target, current)
 
     @staticmethod
     def _refuse_stripped(release, action):
@@ -646,9 +576,9 @@ class ReleaseManager:
         if not gone and os.path.lexists(os.path.join(release["path"], STRIPPED_MARKER)):
             gone = list(BULKY)
         if gone:
-            raise ReleaseError("Failed to %s %s: its %s was removed to free space when it was marked failed, so "
-                               "it cannot serve. Deploy it again as a new release." % (
-                                   action, release["id"], ", ".join(gone)))
+            raise ModuleError("Failed to %s %s: its %s was removed to free space when it was marked failed, so "
+                              "it cannot serve. Deploy it again as a new release." % (
+                                  action, release["id"], ", ".join(gone)))
 
     @staticmethod
     def _reason(release):
@@ -656,105 +586,77 @@ class ReleaseManager:
         reasons = [h.get("reason") for h in history if h.get("status") == "failed" and h.get("reason")]
         return reasons[-1] if reasons else "no reason recorded"
 
-    def _failed(self):
+    def failed(self):
         rid = self.p["release_id"]
         release = self._require_release(rid, list_releases(self.app_root))
         reason = self.p.get("reason") or "marked failed"
-        self.before = {"status": release["status"]}
-        self.after = {"status": "failed", "reason": reason}
         self.result["release_id"] = rid
         if release["status"] == "failed":
-            return
-        self.result["changed"] = True
-        if self.check_mode:
-            return
+            return None
+        plan = self.plan(before={"status": release["status"]}, after={"status": "failed", "reason": reason})
+        # The marker first, then the manifest: see mark_failed.
+        plan.file(["touch %s" % os.path.join(release["path"], FAILED_MARKER), self._manifest_shown(rid)],
+                  lambda: self._mark_failed(rid, reason))
+        return plan
+
+    def _mark_failed(self, rid, reason):
         # The release current points at may still serve (a first deploy has nothing to roll back
         # to): its node_modules stays.
         try:
             serving = self._current() == rid
-        except ReleaseError:
+        except ModuleError:
             serving = True
         manifest, removed, warning = mark_failed(self.app_root, rid, reason, now=self.now, may_free=not serving)
         self.result.update(release=manifest, removed_for_space=removed)
         if warning:
             self.result["warning"] = warning
 
-    def _pruned(self):
-        keep = self.p.get("keep")
+    def pruned(self):
         releases = list_releases(self.app_root)
-        current = self._current()
-        remove, kept = plan_prune(releases, current, keep)
-        self.before = {"releases": [r["id"] for r in releases]}
-        self.after = {"releases": [r["id"] for r in releases if r["id"] not in remove]}
-        self.result.update(changed=bool(remove), removed=remove, kept=kept)
-        if self.check_mode:
-            return
+        remove, kept = plan_prune(releases, self._current(), self.p.get("keep"))
+        self.result.update(removed=remove, kept=kept)
+        plan = self.plan(before={"releases": [r["id"] for r in releases]},
+                         after={"releases": [r["id"] for r in releases if r["id"] not in remove]})
         for rid in remove:
-            remove_tree(release_path(self.app_root, rid))
+            path = release_path(self.app_root, rid)
+            plan.file("rm -rf %s" % path, lambda path=path: remove_tree(path))
+        return plan
 
-    def _locked(self):
+    def locked(self):
         lock = Lock(self.app_root, self.now)
-        owner = self.p.get("lock_owner") or "unknown"
-        token = self.p.get("lock_token")
-        record = lock.record(owner, token, self.p.get("lock_purpose") or "deploy",
-                             self.p.get("lock_host"), self.p.get("lock_pid"))
-        held = lock.read(self.p["lock_timeout"])
-        self.result["lock"] = record
+        timeout = self.p["lock_timeout"]
+        record = lock.record(self.p.get("lock_owner") or "unknown", self.p.get("lock_token"),
+                             self.p.get("lock_purpose") or "deploy", self.p.get("lock_host"), self.p.get("lock_pid"))
+        held, mine = lock.claim(record, timeout, self.p.get("break_stale"), self.p.get("takeover_token"))
+        self.result["lock"] = held if mine else record
+        if mine:
+            return None
         if held is not None:
-            if token and held.get("token") == token:
-                self.result["lock"] = held
-                return
-            takeover = self.p.get("takeover_token")
-            # With takeover_token the caller proved that run dead (its process is gone): no need
-            # to wait for lock_timeout.
-            if not (takeover and held.get("token") == takeover):
-                if not held["stale"]:
-                    raise ReleaseError("Failed to lock %s: held by %s. Wait for that run to finish; if it is dead, "
-                                       "re-run once its lock is older than lock_timeout (%ds) with break_stale=true."
-                                       % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
-                if not self.p.get("break_stale"):
-                    raise ReleaseError("Failed to lock %s: a stale lock is held by %s (older than lock_timeout %ds). "
-                                       "If that run is dead, re-run with break_stale=true to take it over."
-                                       % (self.app_root, Lock.describe(held), self.p["lock_timeout"]), holder=held)
             self.result["lock_taken_over"] = held
-        self.before = {"lock": held}
-        self.after = {"lock": record}
-        self.result["changed"] = True
-        if self.check_mode:
-            return
-        if not os.path.isdir(self.app_root):
-            os.makedirs(self.app_root, 0o755)
+        plan = self.plan(before={"lock": held}, after={"lock": record})
+        self._mkdir(plan, self.app_root, 0o755)
         if held is None:
-            try:
-                lock.create(record)
-            except OSError:
-                raise ReleaseError("Failed to lock %s: another run took the lock a moment ago: %s."
-                                   % (self.app_root, Lock.describe(lock.read(self.p["lock_timeout"]) or {})))
+            plan.file("write %s" % lock.path, lambda: lock.create(record, timeout))
         else:
-            lock.replace(record)
+            plan.file("write %s" % lock.path, lambda: lock.replace(record))
+        return plan
 
-    def _unlocked(self):
+    def unlocked(self):
         lock = Lock(self.app_root, self.now)
-        held = lock.read(self.p["lock_timeout"])
+        held = lock.release_by(self.p["lock_timeout"], self.p.get("lock_token"), self.p.get("lock_owner") or "unknown",
+                               self.p.get("force"))
         if held is None:
-            return
-        token = self.p.get("lock_token")
-        mine = (token and held.get("token") == token) or (
-            not token and held.get("owner") == (self.p.get("lock_owner") or "unknown"))
-        if not mine and not self.p.get("force"):
-            raise ReleaseError("Failed to unlock %s: the lock is held by %s, not by this run. Set force=true to "
-                               "remove it anyway." % (self.app_root, Lock.describe(held)), holder=held)
-        self.before = {"lock": held}
-        self.after = {"lock": None}
-        self.result.update(changed=True, lock_released=held)
-        if not self.check_mode:
-            lock.remove()
+            return None
+        self.result["lock_released"] = held
+        plan = self.plan(before={"lock": held}, after={"lock": None})
+        plan.file("rm %s" % lock.path, lock.remove)
+        return plan
 
-    def _query(self):
+    def query(self):
         releases = list_releases(self.app_root)
         try:
             current = current_id(self.app_root)
-        except ReleaseError as exc:
+        except ModuleError as exc:
             current = None
             self.result["warning"] = exc.msg
         self.result.update(
@@ -768,3 +670,12 @@ class ReleaseManager:
                       for r in releases],
             lock=Lock(self.app_root, self.now).read(self.p.get("lock_timeout") or 1800),
         )
+        return None
+
+
+def _replace_with_link(link, target):
+    """A wrong link or a shipped file at ``link`` becomes a symlink to ``target`` (a directory
+    there was removed by the operation before)."""
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(target, link)

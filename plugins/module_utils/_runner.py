@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One chokepoint for every external command a module runs.
 
-Every argv goes through ``Runner.run``: it is recorded (the ``commands`` return key), skipped
-when it would change something in check mode, and turned into a typed error when it fails.
+Every argv goes through ``Runner.run``: it is recorded (the ``commands`` return key) and turned
+into a typed error when it fails. Whether a command that changes the host runs at all is not
+decided here but by the plan's gate (``_gate``), which records it in check mode instead.
 Secrets are passed through ``environ`` (never argv) and masked in what is recorded.
 """
 
@@ -14,16 +15,10 @@ __metaclass__ = type
 
 import shlex
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._mask import mask
 
-
-class ModuleError(Exception):
-    """A failure the module reports with fail_json; ``details`` become extra return keys."""
-
-    def __init__(self, msg, **details):
-        super(ModuleError, self).__init__(msg)
-        self.msg = msg
-        self.details = details
+__all__ = ["CommandError", "ModuleError", "Runner"]
 
 
 class CommandError(ModuleError):
@@ -35,11 +30,17 @@ class Runner:
 
     def __init__(self, module, become_user=None, environ=None, secrets=()):
         self.module = module
-        self.check_mode = module.check_mode
         self.become_user = become_user
         self.environ = dict(environ or {})
         self.secrets = [s for s in secrets if s]
         self.commands = []
+
+    def child(self, become_user=None, environ=None):
+        """A runner for another user or environment that records into the same ``commands``
+        (a command run as root beside the app user's, say), so none goes unreported."""
+        other = Runner(self.module, become_user=become_user, environ=environ, secrets=self.secrets)
+        other.commands = self.commands
+        return other
 
     def _mask(self, text):
         return mask(text, self.secrets)
@@ -48,16 +49,22 @@ class Runner:
         """Prefix argv so it runs as ``become_user`` with a clean, explicit environment."""
         if not self.become_user:
             return list(argv)
-        # runuser needs root; sudo -n fails fast instead of prompting when we are not root.
+        # runuser, not sudo: modules run as root, and runuser never prompts or reads sudoers.
         return ["runuser", "-u", self.become_user, "--"] + list(argv)
 
-    def run(self, argv, mutating=False, check_rc=True, environ=None, data=None, cwd=None,
-            what=None):
-        """Run argv; in check mode a mutating command is recorded but not run (rc 0, empty output)."""
+    def record(self, argv):
+        """Record argv as it runs (wrapped, quoted, secrets masked) and return the full argv."""
         full = self.wrap(argv)
-        self.commands.append(self._mask(" ".join(shlex.quote(a) for a in full)))
-        if mutating and self.check_mode:
-            return 0, "", ""
+        self.note(" ".join(shlex.quote(a) for a in full))
+        return full
+
+    def note(self, text):
+        """Record an operation that is not a command of its own (a file written, a link)."""
+        self.commands.append(self._mask(text))
+
+    def run(self, argv, check_rc=True, environ=None, data=None, cwd=None, what=None):
+        """Run argv and record it; raise CommandError when it fails and ``check_rc``."""
+        full = self.record(argv)
         env = dict(self.environ)
         env.update(environ or {})
         rc, out, err = self.module.run_command(full, environ_update=env, data=data, cwd=cwd,

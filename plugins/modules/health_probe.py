@@ -232,8 +232,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._health_probe import Prober
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
 
 CHECK_SPEC = dict(
     type=dict(type="str", required=True, choices=["http", "tcp", "postgres", "redis", "pm2", "command"]),
@@ -247,25 +247,24 @@ CHECK_SPEC = dict(
     argv=dict(type="list", elements="str"), rc=dict(type="int", default=0), stdout_contains=dict(type="str"),
     retries=dict(type="int"), timeout=dict(type="int"), blocking=dict(type="bool", default=True),
 )
+ARGUMENT_SPEC = dict(
+    checks=dict(type="list", elements="dict", required=True, options=CHECK_SPEC),
+    retries=dict(type="int", default=3),
+    delay=dict(type="int", default=2),
+    timeout=dict(type="int", default=5),
+    log_files=dict(type="list", elements="path", default=[]),
+    log_lines=dict(type="int", default=50),
+    fail_on_error=dict(type="bool", default=True),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            checks=dict(type="list", elements="dict", required=True, options=CHECK_SPEC),
-            retries=dict(type="int", default=3), delay=dict(type="int", default=2), timeout=dict(type="int", default=5),
-            log_files=dict(type="list", elements="path", default=[]), log_lines=dict(type="int", default=50),
-            fail_on_error=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        report = Prober(module, module.params).run()
+        result = Prober(module).run()
     except ModuleError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    if not report["ok"] and module.params["fail_on_error"]:
-        module.fail_json(**report)
-    module.exit_json(**report)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

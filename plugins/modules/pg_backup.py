@@ -30,7 +30,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: A dump, verify or restore is always predicted as a change; nothing is written or restored.
+    details:
+      - A dump, verify or restore is always predicted as a change; nothing is written or restored.
+      - What only reads runs in check mode too (the server version, row counts and migrations a dump records, the
+        checksum and table of contents a verify checks), so RV(commands) lists the commands a real run makes.
   diff_mode:
     support: none
   idempotent:
@@ -187,7 +190,10 @@ backups:
   elements: dict
   sample: [{"name": "boosterbeacon-20261124T020000Z", "age": "3.2 h", "size": 482133, "verified": true}]
 commands:
-  description: Commands run; passwords never appear.
+  description:
+    - Commands run; passwords never appear.
+    - In check mode, the commands a run would make, in the same order (those that change nothing run, the others are
+      only listed); the scratch database of a verify has another random name.
   returned: always
   type: list
   elements: str
@@ -196,28 +202,35 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._pg_backup import PgBackup
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._postgres import postgres_common_argument_spec
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
+
+ARGUMENT_SPEC = dict(
+    postgres_common_argument_spec(),
+    state=dict(type="str", default="query", choices=["dump", "verify", "restore", "prune", "query"]),
+    database=dict(type="str"),
+    dest=dict(type="path", default="/var/backups/boosterbeacon/postgresql"),
+    label=dict(type="str"),
+    format=dict(type="str", default="custom", choices=["custom", "directory"]),
+    compression=dict(type="int", default=6),
+    jobs=dict(type="int", default=1),
+    migrations_table=dict(type="str", default="pgmigrations"),
+    path=dict(type="path"),
+    target=dict(type="str"),
+    create=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    no_owner=dict(type="bool", default=False),
+    keep_last=dict(type="int", default=7),
+    keep_daily=dict(type="int", default=7),
+    keep_weekly=dict(type="int", default=4),
+    keep_monthly=dict(type="int", default=6),
+)
+REQUIRED_IF = [("state", "dump", ["database"]), ("state", "restore", ["target"])]
 
 
 def main():
-    spec = postgres_common_argument_spec()
-    spec.update(
-        state=dict(type="str", default="query", choices=["dump", "verify", "restore", "prune", "query"]),
-        database=dict(type="str"), dest=dict(type="path", default="/var/backups/boosterbeacon/postgresql"),
-        label=dict(type="str"), format=dict(type="str", default="custom", choices=["custom", "directory"]),
-        compression=dict(type="int", default=6), jobs=dict(type="int", default=1),
-        migrations_table=dict(type="str", default="pgmigrations"), path=dict(type="path"), target=dict(type="str"),
-        create=dict(type="bool", default=False), force=dict(type="bool", default=False),
-        no_owner=dict(type="bool", default=False), keep_last=dict(type="int", default=7),
-        keep_daily=dict(type="int", default=7), keep_weekly=dict(type="int", default=4),
-        keep_monthly=dict(type="int", default=6),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_if=[("state", "dump", ["database"]), ("state", "restore", ["target"])])
-    if module.params["jobs"] > 1 and module.params["format"] != "directory":
-        module.fail_json(msg="Failed to use jobs=%d: parallel dumps need format=directory." % module.params["jobs"])
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
     try:
         result = PgBackup(module).run()
     except ModuleError as exc:

@@ -229,7 +229,10 @@ startup_unit:
   type: str
   sample: pm2-boosterbeacon
 commands:
-  description: pm2 commands run (or that would run, in check mode).
+  description:
+    - Commands run (pm2, the ecosystem file's evaluation by node, systemctl), as the user they run as.
+    - In check mode, the commands a run would make, in the same order, except the C(pm2 jlist) reads that wait for the
+      app to come online after a change; a replacement's definition file is named without its temporary directory.
   returned: always
   type: list
   elements: str
@@ -243,29 +246,38 @@ log_tail:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._pm2_process import Pm2Process
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._pm2_process import STATES, Pm2Process
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    ecosystem=dict(type="path"),
+    script=dict(type="path"),
+    cwd=dict(type="path"),
+    state=dict(type="str", default="started", choices=list(STATES)),
+    user=dict(type="str"),
+    pm2_home=dict(type="path"),
+    executable=dict(type="path"),
+    instances=dict(type="int"),
+    exec_mode=dict(type="str", default="cluster", choices=["fork", "cluster"]),
+    env=dict(type="dict", no_log=True),
+    wait_ready=dict(type="bool", default=False),
+    listen_timeout=dict(type="int"),
+    kill_timeout=dict(type="int"),
+    update_env=dict(type="bool", default=False),
+    timeout=dict(type="int", default=60),
+    expect_path=dict(type="path"),
+    save=dict(type="bool", default=False),
+    startup=dict(type="bool", default=False),
+    replace_changed=dict(type="bool", default=False),
+)
+MUTUALLY_EXCLUSIVE = [("ecosystem", "script")]
+REQUIRED_IF = [("replace_changed", True, ("ecosystem",))]
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True), ecosystem=dict(type="path"), script=dict(type="path"),
-            cwd=dict(type="path"),
-            state=dict(type="str", default="started",
-                       choices=["started", "present", "stopped", "restarted", "reloaded", "deleted"]),
-            user=dict(type="str"), pm2_home=dict(type="path"), executable=dict(type="path"),
-            instances=dict(type="int"), exec_mode=dict(type="str", default="cluster", choices=["fork", "cluster"]),
-            env=dict(type="dict", no_log=True), wait_ready=dict(type="bool", default=False),
-            listen_timeout=dict(type="int"), kill_timeout=dict(type="int"),
-            update_env=dict(type="bool", default=False), timeout=dict(type="int", default=60),
-            expect_path=dict(type="path"), save=dict(type="bool", default=False),
-            startup=dict(type="bool", default=False), replace_changed=dict(type="bool", default=False),
-        ),
-        mutually_exclusive=[("ecosystem", "script")],
-        required_if=[("replace_changed", True, ("ecosystem",))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                           required_if=REQUIRED_IF, supports_check_mode=True)
     try:
         result = Pm2Process(module).run()
     except ModuleError as exc:

@@ -311,6 +311,17 @@ mount_point:
   returned: state present (also in the failure when there is not enough space)
   type: str
   sample: /srv
+commands:
+  description:
+    - The file operations run, one a line, written like the shell commands that would do the same (C(mkdir), C(ln -sfn),
+      C(rm -rf)); C(write PATH) is a JSON file written whole through a temporary file and rename(2).
+    - In check mode, the operations a run would make, in the same order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["mkdir -p -m 0755 /srv/boosterbeacon/releases/20261124T213000Z-abc1234",
+           "ln -sfn /srv/boosterbeacon/shared/.env /srv/boosterbeacon/releases/20261124T213000Z-abc1234/.env",
+           "write /srv/boosterbeacon/releases/20261124T213000Z-abc1234/.release.json"]
 removed_for_space:
   description: What was removed from the release to make room for its failed status (its C(node_modules)).
   returned: state failed, when changed outside check mode
@@ -321,49 +332,46 @@ removed_for_space:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseError, ReleaseManager
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseManager
+
+ARGUMENT_SPEC = dict(
+    app_root=dict(type="path", required=True),
+    state=dict(type="str", default="query",
+               choices=["present", "active", "rollback", "failed", "pruned", "locked", "unlocked", "query"]),
+    release_id=dict(type="str"),
+    version=dict(type="str"),
+    git_sha=dict(type="str"),
+    artifact_sha256=dict(type="str"),
+    deployed_by=dict(type="str"),
+    migrations=dict(type="list", elements="str"),
+    shared_paths=dict(type="list", elements="str"),
+    shared_owner=dict(type="str"),
+    shared_group=dict(type="str"),
+    keep=dict(type="int", default=5),
+    reason=dict(type="str"),
+    min_free_bytes=dict(type="int", default=0),
+    free_space_factor=dict(type="float", default=0.0),
+    force=dict(type="bool", default=False),
+    lock_owner=dict(type="str"),
+    lock_token=dict(type="str", no_log=False),
+    lock_host=dict(type="str"),
+    lock_pid=dict(type="int"),
+    lock_purpose=dict(type="str", default="deploy"),
+    lock_timeout=dict(type="int", default=1800),
+    break_stale=dict(type="bool", default=False),
+    takeover_token=dict(type="str", no_log=False),
+)
+REQUIRED_IF = [("state", "present", ["release_id"]), ("state", "active", ["release_id"]),
+               ("state", "failed", ["release_id"])]
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            app_root=dict(type="path", required=True),
-            state=dict(type="str", default="query",
-                       choices=["present", "active", "rollback", "failed", "pruned", "locked", "unlocked", "query"]),
-            release_id=dict(type="str"),
-            version=dict(type="str"),
-            git_sha=dict(type="str"),
-            artifact_sha256=dict(type="str"),
-            deployed_by=dict(type="str"),
-            migrations=dict(type="list", elements="str"),
-            shared_paths=dict(type="list", elements="str"),
-            shared_owner=dict(type="str"),
-            shared_group=dict(type="str"),
-            keep=dict(type="int", default=5),
-            reason=dict(type="str"),
-            min_free_bytes=dict(type="int", default=0),
-            free_space_factor=dict(type="float", default=0.0),
-            force=dict(type="bool", default=False),
-            lock_owner=dict(type="str"),
-            lock_token=dict(type="str", no_log=False),
-            lock_host=dict(type="str"),
-            lock_pid=dict(type="int"),
-            lock_purpose=dict(type="str", default="deploy"),
-            lock_timeout=dict(type="int", default=1800),
-            break_stale=dict(type="bool", default=False),
-            takeover_token=dict(type="str", no_log=False),
-        ),
-        required_if=[("state", "present", ["release_id"]), ("state", "active", ["release_id"]),
-                     ("state", "failed", ["release_id"])],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
     try:
-        result = ReleaseManager(module.params, module.check_mode, module._diff).run()
-    except ReleaseError as exc:
+        result = ReleaseManager(module).run()
+    except ModuleError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    if module.params["state"] == "failed" and result.get("warning"):
-        # The release is failed by its marker only: say so where the operator looks.
-        module.warn(result["warning"])
     module.exit_json(**result)
 
 

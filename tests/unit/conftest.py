@@ -103,4 +103,24 @@ def fake_commands(monkeypatch):
     return fake
 
 
-__all__ = ["AnsibleExitJson", "AnsibleFailJson", "mock"]
+class FakeModule:
+    """The parts of AnsibleModule that module_utils classes use, for tests that build one directly."""
+
+    def __init__(self, params, check_mode=False, diff=False, commands=None):
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.commands = commands if commands is not None else FakeCommands()
+        self.warnings = []
+
+    def run_command(self, argv, **kwargs):
+        return self.commands(argv, **kwargs)
+
+    def get_bin_path(self, name, required=False, opt_dirs=None):
+        return "/usr/bin/" + name
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+__all__ = ["AnsibleExitJson", "AnsibleFailJson", "FakeCommands", "FakeModule", "mock"]

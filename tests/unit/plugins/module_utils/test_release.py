@@ -8,8 +8,12 @@ import types
 
 import pytest
 
+from conftest import FakeModule
+
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _release as rel
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseError, ReleaseManager
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._lock import Lock
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseManager
 
 NOW = 1795564800.0  # 2026-11-25T00:00:00Z
 
@@ -25,7 +29,7 @@ def params(app_root, **kw):
 
 
 def run(app_root, check=False, now=NOW, **kw):
-    return ReleaseManager(params(app_root, **kw), check_mode=check, diff=True, now=now).run()
+    return ReleaseManager(FakeModule(params(app_root, **kw), check_mode=check, diff=True), now=now).run()
 
 
 def rid(n):
@@ -41,19 +45,19 @@ def deploy(root, n, migrations=None, status=None):
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", ".hidden", "", "x" * 200, "a..b", "spa ce"])
 def test_bad_ids_are_refused(bad):
-    with pytest.raises(ReleaseError, match="no '/', no '..'"):
+    with pytest.raises(ModuleError, match="no '/', no '..'"):
         rel.validate_id(bad)
 
 
 @pytest.mark.parametrize("bad", ["relative/path", "", "/srv/../etc"])
 def test_bad_app_root_is_refused(bad):
-    with pytest.raises(ReleaseError, match="app_root"):
+    with pytest.raises(ModuleError, match="app_root"):
         rel.validate_app_root(bad)
 
 
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../b", "./x"])
 def test_bad_shared_paths_are_refused(bad):
-    with pytest.raises(ReleaseError, match="shared_paths entry"):
+    with pytest.raises(ModuleError, match="shared_paths entry"):
         rel.validate_shared_path(bad)
 
 
@@ -87,7 +91,7 @@ def test_present_refuses_to_replace_a_shipped_file_unless_forced(tmp_path):
     path.mkdir(parents=True)
     (path / ".env").write_text("SHIPPED=1\n")
     (path / "logs").mkdir()
-    with pytest.raises(ReleaseError, match="ships .*\\.env itself"):
+    with pytest.raises(ModuleError, match="ships .*\\.env itself"):
         run(tmp_path, state="present", release_id=rid(1), shared_paths=[".env"])
     run(tmp_path, state="present", release_id=rid(1), shared_paths=["logs/"])  # an empty dir is replaced
     assert os.path.islink(path / "logs")
@@ -116,15 +120,15 @@ def test_active_check_mode_predicts_and_leaves_current(tmp_path):
 
 def test_active_refuses_unknown_incomplete_and_failed_releases(tmp_path):
     deploy(tmp_path, 1)
-    with pytest.raises(ReleaseError) as err:
+    with pytest.raises(ModuleError) as err:
         run(tmp_path, state="active", release_id=rid(9))
     assert err.value.details["valid_ids"] == [rid(1)]
     (tmp_path / "releases" / rid(3)).mkdir()
-    with pytest.raises(ReleaseError, match="incomplete"):
+    with pytest.raises(ModuleError, match="incomplete"):
         run(tmp_path, state="active", release_id=rid(3))
     run(tmp_path, state="present", release_id=rid(4))
     run(tmp_path, state="failed", release_id=rid(4), reason="health check failed")
-    with pytest.raises(ReleaseError, match="marked failed \\(health check failed\\)"):
+    with pytest.raises(ModuleError, match="marked failed \\(health check failed\\)"):
         run(tmp_path, state="active", release_id=rid(4))
     assert run(tmp_path, state="active", release_id=rid(4), force=True)["current"] == rid(4)
 
@@ -145,11 +149,11 @@ def test_rollback_goes_to_previous_good_and_lists_migrations(tmp_path):
 
 
 def test_rollback_refuses_failed_target_and_explains_missing_target(tmp_path):
-    with pytest.raises(ReleaseError, match="no earlier good release"):
+    with pytest.raises(ModuleError, match="no earlier good release"):
         run(tmp_path, state="rollback")
     deploy(tmp_path, 1, status="broken build")
     deploy(tmp_path, 2)
-    with pytest.raises(ReleaseError, match="marked failed \\(broken build\\)"):
+    with pytest.raises(ModuleError, match="marked failed \\(broken build\\)"):
         run(tmp_path, state="rollback", release_id=rid(1))
     assert run(tmp_path, state="rollback", release_id=rid(1), force=True)["current"] == rid(1)
 
@@ -158,13 +162,13 @@ def test_current_outside_releases_is_refused(tmp_path):
     deploy(tmp_path, 1)
     os.unlink(tmp_path / "current")
     os.symlink("/tmp", tmp_path / "current")
-    with pytest.raises(ReleaseError, match="outside"):
+    with pytest.raises(ModuleError, match="outside"):
         run(tmp_path, state="active", release_id=rid(1))
     assert "outside" in run(tmp_path, state="query")["warning"]
     assert run(tmp_path, state="active", release_id=rid(1), force=True)["current"] == rid(1)
     os.unlink(tmp_path / "current")
     (tmp_path / "current").mkdir()
-    with pytest.raises(ReleaseError, match="not a symlink"):
+    with pytest.raises(ModuleError, match="not a symlink"):
         rel.current_id(str(tmp_path))
 
 
@@ -205,7 +209,7 @@ def test_prune_check_mode_and_bad_keep(tmp_path):
         deploy(tmp_path, n)
     assert run(tmp_path, check=True, state="pruned", keep=1)["removed"] == [rid(1)]
     assert len(os.listdir(tmp_path / "releases")) == 3
-    with pytest.raises(ReleaseError, match="keep must be 1 or more"):
+    with pytest.raises(ModuleError, match="keep must be 1 or more"):
         run(tmp_path, state="pruned", keep=0)
 
 
@@ -224,7 +228,7 @@ def test_lock_refuses_second_holder_naming_it(tmp_path):
     first = run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
     assert first["changed"] is True
     assert run(tmp_path, state="locked", lock_owner="alice", lock_token="t1")["changed"] is False
-    with pytest.raises(ReleaseError, match="held by alice@laptop pid 42") as err:
+    with pytest.raises(ModuleError, match="held by alice@laptop pid 42") as err:
         run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", now=NOW + 60)
     assert err.value.details["holder"]["owner"] == "alice"
 
@@ -232,7 +236,7 @@ def test_lock_refuses_second_holder_naming_it(tmp_path):
 def test_stale_lock_is_reported_then_broken_explicitly(tmp_path):
     run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
     later = NOW + 3600
-    with pytest.raises(ReleaseError, match="stale lock is held by alice@laptop"):
+    with pytest.raises(ModuleError, match="stale lock is held by alice@laptop"):
         run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", now=later)
     taken = run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", break_stale=True, now=later)
     assert taken["lock_taken_over"]["owner"] == "alice"
@@ -241,7 +245,7 @@ def test_stale_lock_is_reported_then_broken_explicitly(tmp_path):
 
 def test_dead_runs_lock_is_taken_over_by_its_token_only(tmp_path):
     run(tmp_path, state="locked", lock_owner="alice", lock_token="t1", lock_host="laptop", lock_pid=42)
-    with pytest.raises(ReleaseError, match="held by alice@laptop"):
+    with pytest.raises(ModuleError, match="held by alice@laptop"):
         run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", takeover_token="other", now=NOW + 5)
     taken = run(tmp_path, state="locked", lock_owner="bob", lock_token="t2", takeover_token="t1", now=NOW + 5)
     assert taken["lock_taken_over"]["pid"] == 42
@@ -251,7 +255,7 @@ def test_dead_runs_lock_is_taken_over_by_its_token_only(tmp_path):
 def test_unlock_only_by_holder_unless_forced(tmp_path):
     assert run(tmp_path, state="unlocked", lock_token="x")["changed"] is False
     run(tmp_path, state="locked", lock_owner="alice", lock_token="t1")
-    with pytest.raises(ReleaseError, match="not by this run"):
+    with pytest.raises(ModuleError, match="not by this run"):
         run(tmp_path, state="unlocked", lock_token="other")
     assert run(tmp_path, check=True, state="unlocked", lock_token="t1")["changed"] is True
     assert (tmp_path / ".deploy.lock").exists()
@@ -266,7 +270,7 @@ def test_lock_check_mode_writes_nothing_and_unreadable_lock_is_stale(tmp_path):
     assert run(tmp_path, check=True, state="locked", lock_owner="a")["changed"] is True
     assert not (tmp_path / ".deploy.lock").exists()
     (tmp_path / ".deploy.lock").write_text("not json")
-    assert rel.Lock(str(tmp_path), NOW).read(1800)["stale"] is True
+    assert Lock(str(tmp_path), NOW).read(1800)["stale"] is True
 
 
 def test_query_lists_releases_sizes_and_lock(tmp_path):
@@ -326,7 +330,7 @@ def test_present_refuses_without_min_free_bytes_and_creates_nothing(tmp_path, fr
     free.bytes = 3 * MB - 2 * MB // 10  # 2.8 MB, rounded down to whole blocks
     mount = rel.mount_point(str(tmp_path))
     for check in (True, False):
-        with pytest.raises(ReleaseError) as err:
+        with pytest.raises(ModuleError) as err:
             run(tmp_path, check=check, state="present", release_id=rid(1), shared_paths=[".env"],
                 min_free_bytes=100 * MB)
         msg = err.value.msg
@@ -334,7 +338,7 @@ def test_present_refuses_without_min_free_bytes_and_creates_nothing(tmp_path, fr
                               "has 2.8 MB free, 100.0 MB needed (min_free_bytes 100.0 MB). " % (rid(1), mount, tmp_path))
         assert "Prune old releases (state=pruned" in msg and "or free space on %s, then try again." % mount in msg
         assert err.value.details == {"free_bytes": free.bytes // 4096 * 4096, "needed_bytes": 100 * MB,
-                                     "mount_point": mount}
+                                     "mount_point": mount, "commands": []}
         assert os.listdir(tmp_path) == []
     # statvfs was asked about the nearest existing directory (releases/ does not exist yet)
     assert free.asked[-1] == str(tmp_path)
@@ -356,7 +360,7 @@ def test_present_needs_factor_times_the_newest_served_release(tmp_path, free):
     assert result["free_bytes"] == 10 ** 9 // 4096 * 4096
     assert result["mount_point"] == rel.mount_point(str(tmp_path))
     free.bytes = result["needed_bytes"] - 4096
-    with pytest.raises(ReleaseError) as err:
+    with pytest.raises(ModuleError) as err:
         run(tmp_path, state="present", release_id=rid(5), free_space_factor=2.5, min_free_bytes=MB)
     assert ("(min_free_bytes 1.0 MB; free_space_factor 2.5 x %s, the disk usage of release %s)"
             % (rel.megabytes(size), rid(2))) in err.value.msg
@@ -366,8 +370,8 @@ def test_present_needs_factor_times_the_newest_served_release(tmp_path, free):
 
 def test_present_factor_falls_back_to_the_newest_release_and_to_nothing(tmp_path, free):
     free.bytes = 0
-    with pytest.raises(ReleaseError, match=r"has 0\.0 MB free, 0\.5 MB needed \(min_free_bytes 0\.5 MB; "
-                                           r"free_space_factor 2 x 0 \(no release yet\)\)"):
+    with pytest.raises(ModuleError, match=r"has 0\.0 MB free, 0\.5 MB needed \(min_free_bytes 0\.5 MB; "
+                                          r"free_space_factor 2 x 0 \(no release yet\)\)"):
         run(tmp_path, state="present", release_id=rid(1), free_space_factor=2.0, min_free_bytes=MB // 2)
     free.bytes = 10 ** 9
     run(tmp_path, state="present", release_id=rid(1))
@@ -393,7 +397,7 @@ def test_present_without_options_only_reports(tmp_path, free):
 
 @pytest.mark.parametrize("kw", [dict(min_free_bytes=-1), dict(free_space_factor=-0.5)])
 def test_negative_space_options_are_refused(tmp_path, kw):
-    with pytest.raises(ReleaseError, match="must be 0 \\(no check\\) or more"):
+    with pytest.raises(ModuleError, match="must be 0 \\(no check\\) or more"):
         run(tmp_path, state="present", release_id=rid(1), **kw)
     assert os.listdir(tmp_path) == []
 
@@ -451,7 +455,7 @@ def test_failed_frees_node_modules_of_a_release_not_serving_then_records_the_rea
     assert (path / rel.FAILED_MARKER).exists() and (path / rel.STRIPPED_MARKER).exists()
     assert run(tmp_path, state="failed", release_id=rid(2), reason="again")["changed"] is False
     for state in ("active", "rollback"):
-        with pytest.raises(ReleaseError, match="node_modules was removed to free space"):
+        with pytest.raises(ModuleError, match="node_modules was removed to free space"):
             run(tmp_path, state=state, release_id=rid(2), force=True)
 
 
@@ -468,7 +472,7 @@ def test_failed_holds_by_its_marker_when_nothing_can_be_freed(tmp_path, full):
     statuses = {r["id"]: r["status"] for r in run(tmp_path, state="query")["releases"]}
     assert statuses[rid(3)] == "failed"
     assert run(tmp_path, state="failed", release_id=rid(3))["changed"] is False
-    with pytest.raises(ReleaseError, match="marked failed \\(no reason recorded\\)"):
+    with pytest.raises(ModuleError, match="marked failed \\(no reason recorded\\)"):
         run(tmp_path, state="active", release_id=rid(3))
     # failed releases newer than the oldest kept stay; the pending-looking manifest does not matter
     assert rid(3) not in run(tmp_path, state="pruned", keep=1)["removed"]
@@ -512,7 +516,8 @@ def test_failed_other_write_errors_are_not_swallowed(tmp_path, monkeypatch):
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(rel, "write_json_atomic", broken)
-    with pytest.raises(OSError, match="Input/output"):
+    # Reported as a module failure naming what it tried, not a traceback.
+    with pytest.raises(ModuleError, match=r"Failed to apply \"touch .*\.release\.failed; write .*: \[Errno 5\] Input/out"):
         run(tmp_path, state="failed", release_id=rid(2))
     # the marker was made first: the release reads failed all the same
     assert rel.list_releases(str(tmp_path))[-1]["status"] == "failed"
@@ -545,7 +550,7 @@ def test_failed_marker_that_cannot_be_created_frees_or_explains(tmp_path, no_ino
     assert result["removed_for_space"] == [str(tmp_path / "releases" / rid(2) / "node_modules")]
     assert rel.read_manifest(str(tmp_path), rid(2))["status"] == "failed"
     no_inode.times[rel.FAILED_MARKER] = 1
-    with pytest.raises(ReleaseError, match="Failed to mark %s failed: cannot create .*Free space on /" % rid(3)):
+    with pytest.raises(ModuleError, match="Failed to mark %s failed: cannot create .*Free space on /" % rid(3)):
         run(tmp_path, state="failed", release_id=rid(3))
     assert rel.read_manifest(str(tmp_path), rid(3))["status"] == "pending"
 

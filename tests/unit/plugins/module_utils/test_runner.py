@@ -29,13 +29,27 @@ def test_runs_and_records_commands():
     assert module.calls[0]["argv"] == ["pm2", "jlist"]
 
 
-def test_check_mode_skips_mutating_commands_but_records_them():
+def test_record_and_note_add_to_commands_without_running():
+    # What the gate does in check mode: the command as it would run, wrapped and masked.
     module = FakeModule(check_mode=True)
-    runner = Runner(module)
-    assert runner.run(["pm2", "delete", "app"], mutating=True) == (0, "", "")
+    runner = Runner(module, become_user="app", secrets=["hunter2"])
+    assert runner.record(["pm2", "delete", "app", "hunter2"]) == ["runuser", "-u", "app", "--", "pm2", "delete", "app",
+                                                                  "hunter2"]
+    runner.note("write /srv/app/.deploy.lock")
+    assert module.calls == []
+    assert runner.commands == ["runuser -u app -- pm2 delete app ********", "write /srv/app/.deploy.lock"]
+
+
+def test_a_child_runner_records_into_the_same_commands():
+    module = FakeModule()
+    runner = Runner(module, become_user="app", environ={"PM2_HOME": "/home/app/.pm2"}, secrets=["hunter2"])
+    root = runner.child(environ={"PATH": "/usr/bin"})
+    root.run(["systemctl", "is-enabled", "pm2-hunter2"])
     runner.run(["pm2", "jlist"])
-    assert [c["argv"] for c in module.calls] == [["pm2", "jlist"]]
-    assert runner.commands == ["pm2 delete app", "pm2 jlist"]
+    assert [c["argv"] for c in module.calls] == [["systemctl", "is-enabled", "pm2-hunter2"],
+                                                 ["runuser", "-u", "app", "--", "pm2", "jlist"]]
+    assert module.calls[0]["env"] == {"PATH": "/usr/bin"}
+    assert runner.commands == root.commands == ["systemctl is-enabled pm2-********", "runuser -u app -- pm2 jlist"]
 
 
 def test_become_user_wraps_argv_with_runuser_and_passes_environment():

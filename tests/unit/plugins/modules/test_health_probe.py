@@ -217,8 +217,17 @@ def test_failure_tails_the_logs_pm2_reports(run_module, fake_commands, tmp_path)
 
 def test_pm2_as_user_uses_runuser(run_module, fake_commands):
     fake_commands.table[("runuser",)] = (0, jlist("online"), "")
-    probe(run_module, [{"type": "pm2", "app": "web", "pm2_user": "root"}])
+    fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online"), "")
+    result = probe(run_module, [{"type": "pm2", "app": "web", "pm2_user": "root"}, {"type": "pm2", "app": "web"}],
+                   fail_on_error=False, retries=1)
     assert fake_commands.calls[0] == ["runuser", "-u", "root", "--", "/usr/bin/pm2", "jlist"]
+    # Both pm2 checks, each as the user it ran as, in the order they ran.
+    assert result["commands"] == ["runuser -u root -- /usr/bin/pm2 jlist", "/usr/bin/pm2 jlist"]
+
+
+def test_pm2_check_for_an_unknown_user_fails_clearly(run_module, fake_commands):
+    result = probe(run_module, [{"type": "pm2", "app": "web", "pm2_user": "no-such-user-x"}])
+    assert result["failed"] is True and result["msg"].startswith("Failed to find user no-such-user-x")
 
 
 def test_command_checks(run_module, fake_commands):

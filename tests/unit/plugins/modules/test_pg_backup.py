@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pg_backup
 from ansible_collections.boosterbeacon.infra.plugins.modules import pg_backup
 
 COUNTS = "app.beacons|3\napp.pgmigrations|2\n"
@@ -61,11 +64,39 @@ def test_dump_writes_file_checksum_and_manifest(run_module, fake_commands, tmp_p
     assert again["path"] != result["path"] or again["name"].endswith("-2")
 
 
-def test_dump_check_mode_writes_nothing(run_module, fake_commands, tmp_path):
+@pytest.fixture
+def frozen(monkeypatch):
+    """One second for every clock read, so a check run and a real run name the same dump."""
+    monkeypatch.setattr(_pg_backup.PgBackup, "clock", lambda self: 1795564800.0)
+
+
+def test_dump_check_mode_records_the_commands_a_dump_runs(run_module, fake_commands, tmp_path, frozen):
     install_fakes(fake_commands)
-    result = run_module(pg_backup, dict(state="dump", database="shop", dest=str(tmp_path / "b")), check_mode=True)
-    assert result["changed"] is True and not (tmp_path / "b").exists()
-    assert [c[0] for c in fake_commands.calls] == []
+    args = dict(state="dump", database="shop", dest=str(tmp_path / "b"), compression=9)
+    checked = run_module(pg_backup, args, check_mode=True)
+    assert checked["changed"] is True and not (tmp_path / "b").exists()
+    # Only reads ran: the facts the manifest records.
+    assert [c[:1] + c[-1:] for c in fake_commands.calls if c[0] != "psql"] == [["pg_dump", "--version"]]
+    partial = str(tmp_path / "b" / ".shop-20261125T000000Z.dump.partial")
+    assert checked["commands"][-2:] == [
+        "pg_dump --format custom --compress 9 --file %s shop" % partial, "pg_restore --list %s" % partial]
+    fake_commands.calls.clear()
+    real = run_module(pg_backup, args)
+    assert real["commands"] == checked["commands"] and real["path"] == checked["path"]
+    assert [c[0] for c in fake_commands.calls][-2:] == ["pg_dump", "pg_restore"]
+
+
+def test_restore_check_mode_records_the_commands_a_restore_runs(run_module, fake_commands, tmp_path):
+    install_fakes(fake_commands)
+    made = dump(run_module, tmp_path)
+    args = dict(state="restore", path=made["path"], dest=str(tmp_path), target="new", create=True)
+    fake_commands.calls.clear()
+    checked = run_module(pg_backup, args, check_mode=True)
+    assert checked["changed"] is True and "tables" not in checked
+    assert [c[0] for c in fake_commands.calls] == ["psql"]
+    real = run_module(pg_backup, args)
+    assert real["commands"] == checked["commands"]
+    assert [c.split(" ")[0] for c in real["commands"]] == ["psql", "createdb", "pg_restore", "psql"]
 
 
 def test_a_dump_without_table_data_is_rejected_and_cleaned_up(run_module, fake_commands, tmp_path):

@@ -510,3 +510,48 @@ def test_save_follows_the_definition_in_the_dump(run_module, fake_commands, tmp_
     assert run_module(pm2_process, args(state="deleted", save=True, pm2_home=str(home)))["changed"] is True
     dump.write_text(json.dumps([]))
     assert run_module(pm2_process, args(state="deleted", save=True, pm2_home=str(home)))["changed"] is False
+
+
+# -- check mode records the commands a real run makes ------------------------------------------
+
+def without_waits(commands):
+    """Commands less the `pm2 jlist` reads after the first: the waits for new instances and the
+    look at what runs afterwards, which only a real run makes."""
+    return [c for i, c in enumerate(commands) if i == 0 or not c.endswith(" jlist")]
+
+
+def test_reload_in_check_mode_records_the_reload_a_run_makes(run_module, fake_commands, tmp_path):
+    home = tmp_path / "pm2"
+    home.mkdir()
+    fake = Pm2Fake(fake_commands, [proc(0, 11), proc(1, 12)], [proc(0, 21), proc(1, 22)])
+    checked = run_module(pm2_process, args(state="reloaded", update_env=True, save=True, pm2_home=str(home)),
+                         check_mode=True)
+    assert fake.index == 0 and [c[1] for c in fake_commands.calls] == ["jlist"]
+    real = run_module(pm2_process, args(state="reloaded", update_env=True, save=True, pm2_home=str(home)))
+    assert checked["changed"] is real["changed"] is True
+    assert without_waits(real["commands"]) == checked["commands"] == [
+        PM2 + " jlist", PM2 + " reload /srv/app/current/ecosystem.config.js --only web --update-env",
+        PM2 + " save --force"]
+    assert len(real["commands"]) > len(checked["commands"])
+
+
+def test_boot_unit_in_check_mode_records_the_commands_a_run_makes(run_module, fake_commands, tmp_path):
+    home = tmp_path / "pm2"
+    home.mkdir()
+    Pm2Fake(fake_commands, [proc(0, 11)])
+    fake_commands.table[("systemctl", "is-enabled")] = (1, "disabled", "")
+    options = args(state="started", startup=True, save=True, pm2_home=str(home))
+    checked = run_module(pm2_process, options, check_mode=True)
+    # The is-enabled check runs in both modes and is reported; pm2 startup only outside check mode.
+    assert [c[:2] for c in fake_commands.calls] == [[PM2, "jlist"], ["systemctl", "is-enabled"]]
+    real = run_module(pm2_process, options)
+    assert checked["changed"] is real["changed"] is True
+    assert real["commands"] == checked["commands"] == [
+        PM2 + " jlist", "systemctl is-enabled pm2-root",
+        PM2 + " startup systemd -u root --hp /root --service-name pm2-root", PM2 + " save --force"]
+
+
+def test_an_unknown_user_is_a_clear_failure(run_module, fake_commands):
+    result = run_module(pm2_process, args(user="no-such-user-x", pm2_home=None))
+    assert result["failed"] is True
+    assert result["msg"].startswith("Failed to find user no-such-user-x")

@@ -79,3 +79,48 @@ def test_failed_without_room_for_the_manifest_warns_through_main(run_module, tmp
     assert "marked failed by" in warnings[0]
     query = run_module(release_manager, dict(args, state="query"))
     assert query["releases"][0]["status"] == "failed"
+
+
+def test_present_in_check_mode_records_the_operations_a_run_makes(run_module, tmp_path):
+    root = tmp_path / "app"
+    args = dict(app_root=str(root), state="present", release_id="20261124T000000Z-a1", shared_paths=[".env", "logs/"])
+    checked = run_module(release_manager, args, check_mode=True, diff=True)
+    assert not root.exists()
+    real = run_module(release_manager, args, diff=True)
+    assert checked["changed"] is real["changed"] is True
+    assert real["commands"] == checked["commands"]
+    release = str(root / "releases" / "20261124T000000Z-a1")
+    assert checked["commands"][-3:] == ["ln -sfn %s/shared/.env %s/.env" % (root, release),
+                                        "ln -sfn %s/shared/logs %s/logs" % (root, release),
+                                        "write %s/.release.json" % release]
+    assert "install -m 0600 /dev/null %s/shared/.env" % root in real["commands"]
+    assert real["diff"]["after"]["links"] == {".env": str(root / "shared" / ".env"),
+                                              "logs": str(root / "shared" / "logs")}
+    again = run_module(release_manager, args, check_mode=True)
+    assert again["changed"] is False and again["commands"] == []
+
+
+def test_present_counts_a_missing_shared_path_as_a_change(run_module, tmp_path):
+    args = dict(app_root=str(tmp_path), state="present", release_id="20261124T000000Z-a1", shared_paths=[".env"])
+    run_module(release_manager, args)
+    os.unlink(tmp_path / "shared" / ".env")  # the link stays, pointing at nothing
+    checked = run_module(release_manager, args, check_mode=True)
+    assert checked["changed"] is True
+    assert checked["commands"] == ["install -m 0600 /dev/null %s" % (tmp_path / "shared" / ".env")]
+    assert run_module(release_manager, args)["commands"] == checked["commands"]
+    assert (tmp_path / "shared" / ".env").is_file()
+    assert run_module(release_manager, args)["changed"] is False
+
+
+def test_os_errors_and_unknown_owners_fail_cleanly(run_module, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run_module(release_manager, dict(app_root=str(tmp_path / "file" / "app"), state="locked"))
+    assert result["failed"] is True
+    assert result["msg"].startswith('Failed to apply "mkdir -p -m 0755 %s/file/app": [Errno 20] Not a directory'
+                                    % tmp_path)
+    args = dict(app_root=str(tmp_path / "app"), state="present", release_id="20261124T000000Z-a1",
+                shared_paths=[".env"], shared_owner="no-such-user-x")
+    result = run_module(release_manager, args)
+    assert result["failed"] is True and result["msg"].startswith("Failed to give %s/app/shared/.env to no-such-user-x"
+                                                                 % tmp_path)
+    assert result["commands"][-1] == "chown no-such-user-x %s/app/shared/.env" % tmp_path

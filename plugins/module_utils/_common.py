@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module of the collection shares: the one error type a module's main() catches,
+UTC time stamps, JSON files read leniently and written atomically, and account look-ups that
+fail with a message instead of a KeyError."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import pwd
+import shutil
+import time
+
+
+class ModuleError(Exception):
+    """A failure the module reports with fail_json; ``details`` become extra return keys."""
+
+    def __init__(self, msg, **details):
+        super(ModuleError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+# -- time ------------------------------------------------------------------------------------
+def utc(epoch=None):
+    """An aware UTC datetime for ``epoch`` seconds (now when None)."""
+    return datetime.datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=datetime.timezone.utc)
+
+
+def iso(epoch=None):
+    """ISO 8601 in UTC to the second, as manifests and locks record it: 2026-11-24T21:30:00Z."""
+    return utc(epoch).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compact(epoch=None):
+    """The same instant without separators, for file and release names: 20261124T213000Z."""
+    return utc(epoch).strftime("%Y%m%dT%H%M%SZ")
+
+
+# -- JSON files ------------------------------------------------------------------------------
+def read_json(path):
+    """The JSON document in ``path``, or None when it is missing or unreadable."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_json_atomic(path, data, mode=0o644, exclusive=False):
+    """Write ``data`` so that readers see the old file or the whole new one, never a part.
+
+    A temporary file in the same directory is written and fsynced, then renamed over ``path``;
+    with ``exclusive`` it is hard-linked instead, which fails with FileExistsError when ``path``
+    exists (a lock that never shows up empty)."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except Exception:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- accounts --------------------------------------------------------------------------------
+def account(user):
+    """The passwd entry of ``user``; an unknown user is a ModuleError naming the option to fix."""
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise ModuleError("Failed to find user %s: create the account or fix the option that names it." % user)
+
+
+def chown(path, user=None, group=None):
+    """shutil.chown, with an unknown user or group reported as a ModuleError."""
+    try:
+        shutil.chown(path, user=user, group=group)
+    except LookupError as exc:
+        raise ModuleError("Failed to give %s to %s: %s." % (path, ":".join(x for x in (user, group) if x) or "?", exc))
