@@ -143,7 +143,6 @@ class Manager:
     def __init__(self, module, runner):
         self.module = module
         self.p = module.params
-        self.check_mode = module.check_mode
         self.runner = runner
         self.gate = Gate(module.check_mode, module._diff)
         self.result = {"changed": False}
