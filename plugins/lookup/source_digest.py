@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: source_digest
-author: BoosterBeacon operators
+author: BoosterBeacon operators (@boosterbeacon)
 short_description: A sha256 of a source tree's files, names and executable bits
 description:
   - Digests every file of a directory on the controller, in name order, so the same source gives
