@@ -3,8 +3,9 @@
 # tracked (and new, not ignored) files there and run it. Usage: scripts/ansible-test.sh sanity [args]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# Outside the checkout: inside it, ansible-test would ask git and skip the ignored copy.
-work="${BB_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/boosterbeacon-ansible-test}"
+# Outside the checkout: inside it, ansible-test would ask git and skip the ignored copy. One
+# directory per checkout, so two checkouts' runs never delete each other's copy.
+work="${BB_ANSIBLE_TEST_DIR:-${TMPDIR:-/tmp}/boosterbeacon-ansible-test-$(printf '%s' "$root" | sha256sum | cut -c1-12)}"
 dest="$work/ansible_collections/boosterbeacon/infra"
 rm -rf "$dest" && mkdir -p "$dest"
 cd "$root"
