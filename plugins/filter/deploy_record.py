@@ -1,14 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks."""
+"""Filters deploy_mark, deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import iso
+
+
+def deploy_mark(marks, step, now=None):
+    """The timeline marks with one more: STEP starts now (seconds since the epoch)."""
+    if not isinstance(marks, list) or not isinstance(step, str) or not step:
+        raise AnsibleFilterError("deploy_mark expects a list of marks and a step name, got %r and %r" % (marks, step))
+    return marks + [{"step": step, "at": time.time() if now is None else now}]
 
 
 def deploy_steps(marks):
@@ -39,4 +48,4 @@ def deploy_timeline(record):
 
 class FilterModule(object):
     def filters(self):
-        return {"deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline}
+        return {"deploy_mark": deploy_mark, "deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline}

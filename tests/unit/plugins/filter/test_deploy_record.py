@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import deploy_steps, deploy_timeline
+from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import deploy_mark, deploy_steps, deploy_timeline
 
 MARKS = [{"step": "lock", "at": 1796000000.0}, {"step": "release", "at": 1796000001.25},
          {"step": "switch", "at": 1796000010.0}, {"step": "end", "at": 1796000012.04}]
@@ -39,3 +41,17 @@ def test_rollback_timeline_says_where_it_went_from():
     record = {"kind": "rollback", "release_id": "r1", "previous": "r2", "host": "web1", "result": "failed",
               "deployed_by": "ops", "controller": "laptop", "steps": []}
     assert deploy_timeline(record) == ["rollback to r1 on web1: failed, 0 s, by ops@laptop, from r2"]
+
+
+def test_a_mark_starts_a_step_now_and_keeps_the_earlier_ones():
+    before = time.time()
+    marks = deploy_mark(deploy_mark([], "lock", now=5.0), "switch")
+    assert marks[0] == {"step": "lock", "at": 5.0}
+    assert marks[1]["step"] == "switch" and before <= marks[1]["at"] <= time.time()
+    assert [s["step"] for s in deploy_steps(deploy_mark(marks, "end"))] == ["lock", "switch"]
+
+
+@pytest.mark.parametrize("marks, step", [(None, "lock"), ([], ""), ([], None)])
+def test_a_mark_needs_a_list_and_a_step_name(marks, step):
+    with pytest.raises(AnsibleFilterError, match="deploy_mark expects"):
+        deploy_mark(marks, step)
