@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module of the collection shares: the one error type a module's main() catches,
+"""What every module of the collection shares: the one shell every main() runs, the one error
+type it turns into fail_json,
 UTC time stamps, JSON files read leniently and written atomically, and account look-ups that
 fail with a message instead of a KeyError."""
 
@@ -16,6 +17,8 @@ import pwd
 import shutil
 import time
 
+from ansible.module_utils.basic import AnsibleModule
+
 
 class ModuleError(Exception):
     """A failure the module reports with fail_json; ``details`` become extra return keys."""
@@ -24,6 +27,17 @@ class ModuleError(Exception):
         super(ModuleError, self).__init__(msg)
         self.msg = msg
         self.details = details
+
+
+def run_module(manager, argument_spec, **module_options):
+    """The one module shell: parse the arguments, run ``manager(module).run()`` and exit with its
+    result, or fail with a ModuleError's message and details (never a traceback)."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_options)
+    try:
+        result = manager(module).run()
+    except ModuleError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(**result)
 
 
 # -- time ------------------------------------------------------------------------------------

@@ -230,9 +230,8 @@ commands:
   sample: ["runuser -u boosterbeacon -- /usr/local/bin/pm2 jlist"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import run_module
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._health_probe import Prober
 
 CHECK_SPEC = dict(
@@ -259,12 +258,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = Prober(module).run()
-    except ModuleError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(**result)
+    run_module(Prober, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

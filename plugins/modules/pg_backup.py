@@ -200,9 +200,7 @@ commands:
   sample: ["runuser -u postgres -- pg_dump --format custom --compress 6 --file /var/backups/x.partial boosterbeacon"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import run_module
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._pg_backup import PgBackup
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._postgres import postgres_common_argument_spec
 
@@ -230,12 +228,7 @@ REQUIRED_IF = [("state", "dump", ["database"]), ("state", "restore", ["target"])
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
-    try:
-        result = PgBackup(module).run()
-    except ModuleError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(**result)
+    run_module(PgBackup, ARGUMENT_SPEC, required_if=REQUIRED_IF)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Reload the service from the new release without dropping requests
+# Without replace_changed, a changed definition (node arguments, instances...) waits for a restart.
+- name: Reload the service from the new release, or replace it when its definition changed, without dropping requests
   boosterbeacon.infra.pm2_process:
     name: boosterbeacon
     ecosystem: /srv/boosterbeacon/current/ecosystem.config.js
@@ -150,15 +151,6 @@ EXAMPLES = r"""
     user: boosterbeacon
     state: reloaded
     expect_path: /srv/boosterbeacon/current
-    save: true
-
-- name: Reload, or replace without dropping requests when the ecosystem file changed the app's definition
-  boosterbeacon.infra.pm2_process:
-    name: boosterbeacon
-    ecosystem: /srv/boosterbeacon/current/ecosystem.config.js
-    cwd: /srv/boosterbeacon/current
-    user: boosterbeacon
-    state: reloaded
     replace_changed: true
     update_env: true
     save: true
@@ -244,9 +236,8 @@ log_tail:
   sample: {"/srv/boosterbeacon/.pm2/logs/boosterbeacon-error.log": ["Error: listen EADDRINUSE"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import run_module
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._pm2_process import STATES, Pm2Process
 
 ARGUMENT_SPEC = dict(
@@ -276,13 +267,7 @@ REQUIRED_IF = [("replace_changed", True, ("ecosystem",))]
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                           required_if=REQUIRED_IF, supports_check_mode=True)
-    try:
-        result = Pm2Process(module).run()
-    except ModuleError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(**result)
+    run_module(Pm2Process, ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, required_if=REQUIRED_IF)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,6 @@ description:
   - O(state=present) can refuse to create a release on a filesystem without room for it (O(min_free_bytes),
     O(free_space_factor)), before it changes anything.
   - O(state=failed) works on a full filesystem, see O(state).
-author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
 attributes:
   check_mode:
     support: full
@@ -36,6 +32,10 @@ attributes:
     details: O(state=active), O(state=rollback) with a release id, and O(state=locked) with O(lock_token) are idempotent.
   platform:
     platforms: debian
+author: BoosterBeacon operators (@boosterbeacon)
+extends_documentation_fragment:
+  - boosterbeacon.infra.attributes
+  - boosterbeacon.infra.attributes.actiongroup
 options:
   app_root:
     description: Absolute path of the application root, for example C(/srv/boosterbeacon).
@@ -330,9 +330,8 @@ removed_for_space:
   sample: ["/srv/boosterbeacon/releases/20261124T213000Z-abc1234/node_modules"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import run_module
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._release import ReleaseManager
 
 ARGUMENT_SPEC = dict(
@@ -367,12 +366,7 @@ REQUIRED_IF = [("state", "present", ["release_id"]), ("state", "active", ["relea
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
-    try:
-        result = ReleaseManager(module).run()
-    except ModuleError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(**result)
+    run_module(ReleaseManager, ARGUMENT_SPEC, required_if=REQUIRED_IF)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import errno
 import os
 import types
 
+from ansible.module_utils import basic
+
 from ansible_collections.boosterbeacon.infra.plugins.modules import release_manager
 
 
@@ -73,7 +75,7 @@ def test_failed_without_room_for_the_manifest_warns_through_main(run_module, tmp
 
     monkeypatch.setattr(_release, "write_json_atomic", full)
     warnings = []
-    monkeypatch.setattr(release_manager.AnsibleModule, "warn", lambda self, text: warnings.append(text))
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warnings.append(text))
     result = run_module(release_manager, dict(args, state="failed", reason="disk full"))
     assert result["changed"] is True and warnings == [result["warning"]]
     assert "marked failed by" in warnings[0]
