@@ -13,5 +13,10 @@ module.exports = {
     wait_ready: true,
     listen_timeout: 8000,
     kill_timeout: 5000,
+    // A crash loop must end in 'errored' however slowly node starts on a busy machine: an exit
+    // within 10 s counts as unstable (PM2's default of 1 s let a slow crash loop run for ever),
+    // and PM2 gives up after 5 of them.
+    min_uptime: 10000,
+    max_restarts: 5,
   }],
 };
