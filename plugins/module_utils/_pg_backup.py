@@ -190,16 +190,30 @@ class PgBackup(Manager):
         manifest["manifest_path"] = path
         return path
 
+    def beside(self, path):
+        """The manifest next to a dump (<name>.json beside <name>.dump or <name>.dir), wherever the dump is now:
+        a dump kept outside O(dest), or moved with its manifest, is found without O(dest)."""
+        candidate = os.path.splitext(path)[0] + ".json"
+        data = read_json(candidate) if os.path.isfile(candidate) else None
+        if not isinstance(data, dict) or os.path.basename(data.get("path", "")) != os.path.basename(path):
+            return []
+        data.update(manifest_path=candidate, path=path)
+        return [data]
+
     def find(self):
         """The manifest of O(path), or of the newest backup with O(latest)."""
-        backups = [m for m in self.manifests() if not self.p["database"] or m.get("database") == self.p["database"]]
+        def wanted_db(manifest):
+            return not self.p["database"] or manifest.get("database") == self.p["database"]
+
         if self.p["path"]:
             wanted = os.path.realpath(self.p["path"])
-            matches = [m for m in backups if os.path.realpath(m.get("path", "")) == wanted]
+            matches = [m for m in self.beside(self.p["path"]) + self.manifests()
+                       if wanted_db(m) and os.path.realpath(m.get("path", "")) == wanted]
             if not matches:
-                raise ModuleError("Failed to find a manifest for %s in %s: pg_backup only restores or verifies its own "
-                                  "dumps (with their .json manifest)." % (self.p["path"], self.dest))
+                raise ModuleError("Failed to find a manifest for %s beside it or in %s: pg_backup only restores or "
+                                  "verifies its own dumps (with their .json manifest)." % (self.p["path"], self.dest))
             return matches[0]
+        backups = [m for m in self.manifests() if wanted_db(m)]
         if not backups:
             raise ModuleError("Failed to find any backup in %s%s." % (
                 self.dest, " for database %s" % self.p["database"] if self.p["database"] else ""))

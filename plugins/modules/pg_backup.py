@@ -75,7 +75,8 @@ options:
     type: str
     default: pgmigrations
   path:
-    description: Dump to verify or restore; without it, the newest backup (of O(database) if given).
+    description: Dump to verify or restore; without it, the newest backup (of O(database) if given). Its manifest is
+      looked for beside it (C(<name>.json)) and then in O(dest), so a dump kept outside O(dest) needs no O(dest).
     type: path
   target:
     description: Database to restore into.

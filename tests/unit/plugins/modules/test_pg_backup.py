@@ -124,6 +124,33 @@ def test_verify_restores_into_scratch_and_marks_verified(run_module, fake_comman
     assert json.loads(open(made["manifest_path"]).read())["status"] == "verified"
 
 
+def test_verify_finds_the_manifest_beside_a_dump_outside_dest(run_module, fake_commands, tmp_path):
+    # A dump kept elsewhere (copied off, or dumped with another dest) carries its manifest with it.
+    install_fakes(fake_commands)
+    made = dump(run_module, tmp_path / "elsewhere")
+    result = run_module(pg_backup, dict(state="verify", dest=str(tmp_path / "default"), path=made["path"]))
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["ok"] is True and result["path"] == made["path"]
+    assert json.loads(open(made["manifest_path"]).read())["status"] == "verified"
+    assert not (tmp_path / "default").exists()
+    restored = run_module(pg_backup, dict(state="restore", dest=str(tmp_path / "default"), path=made["path"],
+                                          target="shop_copy", create=True))
+    assert restored.get("failed") is not True, restored.get("msg")
+    # Moved with its manifest: the manifest now names the dump where it is.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for path in (made["path"], made["manifest_path"]):
+        os.rename(path, str(moved / os.path.basename(path)))
+    path = str(moved / os.path.basename(made["path"]))
+    again = run_module(pg_backup, dict(state="verify", dest=str(tmp_path / "default"), path=path))
+    assert again.get("failed") is not True, again.get("msg")
+    assert json.loads((moved / os.path.basename(made["manifest_path"])).read_text())["path"] == path
+    # A manifest beside a file of another name is not taken for it.
+    other = str(moved / "other.dump")
+    os.rename(path, other)
+    assert "beside it or in" in run_module(pg_backup, dict(state="verify", dest=str(moved), path=other))["msg"]
+
+
 def test_verify_catches_corruption_and_count_mismatch(run_module, fake_commands, tmp_path):
     install_fakes(fake_commands)
     made = dump(run_module, tmp_path)
