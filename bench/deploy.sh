@@ -69,6 +69,9 @@ for run in $(seq "$RUNS"); do
     >"$WORK/app/migrations/$(( 1900000000000 + $(date +%s) ))_bench-$run.js"
   deploy "pending migration"
   timed "rollback" "$WORK/rollback.log" playbook playbooks/rollback.yml
+  # Back onto the newest release (not timed), so the next round's redeploy is an unchanged one.
+  playbook playbooks/deploy.yml -e app_deploy_gate_ci=false -e app_deploy_gate_audit=false \
+    -e "app_deploy_source_dir=$WORK/app" >"$WORK/after-rollback.log" 2>&1
   floor
 done
 
