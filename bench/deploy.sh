@@ -54,6 +54,11 @@ echo "=== the floor's artifact (built once, not timed)"
 (cd "$WORK/app" && npm ci --no-audit --no-fund >/dev/null && npm run --silent build >/dev/null \
   && tar -czf "$WORK/floor.tar.gz" dist package.json package-lock.json ecosystem.config.js)
 
+# The bench's migrations (SELECT only) of an earlier run are not in this scratch copy: forget them,
+# or node-pg-migrate refuses a database holding migrations the release does not ship.
+docker exec "$HOST" runuser -u postgres -- psql -qAtX -d boosterbeacon \
+  -c "DELETE FROM app.pgmigrations WHERE name LIKE '%\\_bench-%'" >/dev/null 2>&1 || true
+
 echo "=== wall times against $HOST, $RUNS runs each"
 deploy "first (warms the build)"
 floor
