@@ -1,7 +1,8 @@
 """A steady, bounded HTTP load that counts every failed request.
 
 Closed loop: each worker sends the next GET as soon as the previous answer arrived, on a fresh
-connection each time (as clients behind a proxy reconnect). Runs until the stop file appears or
+connection each time (as clients behind a proxy reconnect); --rate paces the workers to that many
+requests a second in all, so a test's load does not take the CPU its deploy needs. Runs until the stop file appears or
 --max-seconds pass, then prints one JSON object: totals, failures by kind, a few samples, and
 latency percentiles. Standard library only, so it runs on a bare test host.
 
@@ -17,12 +18,16 @@ import time
 from urllib.parse import urlsplit
 
 
-def worker(url, stop, deadline, stats, lock, timeout, ok_status=None):
+def worker(url, stop, deadline, stats, lock, timeout, ok_status=None, interval=0.0):
     parts = urlsplit(url)
     path = parts.path or "/"
     context = ssl.create_default_context() if parts.scheme == "https" else None
+    next_at = time.monotonic()
     while not stop.is_set() and time.monotonic() < deadline:
         started = time.monotonic()
+        if interval:
+            # A late worker starts again from now rather than catching up in a burst.
+            next_at = max(next_at + interval, started)
         failure = None
         try:
             if parts.scheme == "https":  # verified against the host's trust store
@@ -48,6 +53,8 @@ def worker(url, stop, deadline, stats, lock, timeout, ok_status=None):
                 stats["kinds"][kind] = stats["kinds"].get(kind, 0) + 1
                 if len(stats["samples"]) < 10:
                     stats["samples"].append({"at": round(time.time(), 3), "error": failure})
+        if interval:
+            stop.wait(max(0.0, next_at - time.monotonic()))
 
 
 def percentile(values, fraction):
@@ -61,6 +68,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="requests a second for all workers together (default 0: as fast as they can)")
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--stop-file", help="stop as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=10)
@@ -75,10 +84,13 @@ def main():
     stop = threading.Event()
     started = time.monotonic()
     deadline = started + args.max_seconds
-    threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout, args.ok_status), daemon=True)
+    interval = args.workers / args.rate if args.rate > 0 else 0.0
+    threads = [threading.Thread(target=worker, args=(args.url, stop, deadline, stats, lock, args.timeout, args.ok_status,
+                                                     interval), daemon=True)
                for _worker in range(args.workers)]
     for thread in threads:
         thread.start()
+        time.sleep(interval / args.workers)  # spread the paced workers over the interval
     while time.monotonic() < deadline:
         if args.stop_file and os.path.exists(args.stop_file):
             break
@@ -88,7 +100,7 @@ def main():
         thread.join(args.timeout + 1)
     seconds = time.monotonic() - started
     latencies = stats.pop("latencies")
-    result = dict(stats, url=args.url, workers=args.workers, seconds=round(seconds, 1),
+    result = dict(stats, url=args.url, workers=args.workers, rate=args.rate or None, seconds=round(seconds, 1),
                   rps=round(stats["total"] / seconds, 1) if seconds else 0,
                   p50_ms=percentile(latencies, 0.5), p99_ms=percentile(latencies, 0.99),
                   max_ms=percentile(latencies, 1.0))
