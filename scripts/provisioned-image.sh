@@ -22,6 +22,9 @@ base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null) \
 mapfile -t roles_used < <(grep -oE 'boosterbeacon\.infra\.[a-z_]+' playbooks/provision.yml | sed 's/.*\.//' | sort -u | sed 's#^#roles/#')
 mapfile -t plugins_used < <(grep -rhoE 'boosterbeacon\.infra\.[a-z_]+' "${roles_used[@]}" | sed 's/.*\.//' | sort -u \
   | while read -r name; do compgen -G "plugins/*/$name.py" || true; done)
+# Plugin files a role installs on the host itself (pg_dumps runs pg_backup's code there).
+mapfile -t -O "${#plugins_used[@]}" plugins_used < <(grep -rhoE '(module_utils|modules)/_?[a-z_]+\.py' "${roles_used[@]}" \
+  | sort -u | sed 's#^#plugins/#')
 if ((${#plugins_used[@]})); then plugins_used+=(plugins/module_utils); fi
 key=$( { echo "$base_id"
          find "${roles_used[@]}" "${plugins_used[@]}" molecule/_provisioned playbooks/provision.yml requirements-dev.txt "$0" \

@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters health_lines, smoke_failures, backup_before and status_lines: what the deploy role prints."""
+"""Filters health_lines, smoke_failures, backup_before, status_files and status_lines: what the deploy role prints."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import base64
+import json
 
 from ansible.errors import AnsibleFilterError
 
@@ -93,23 +96,62 @@ def _pm2_lines(app, health):
     return lines
 
 
-def status_lines(releases, running, health, backups, app):
+def _hours(seconds):
+    return "%.1f h" % (seconds / 3600.0)
+
+
+def _backup_lines(backups, jobs):
+    """The newest dump, the newest proved by a restore, and each backup job's status file."""
+    last = (backups or [None])[0]
+    lines = ["last backup: " + ("%s, %s old, %s" % (last.get("name"), last.get("age"),
+                                                     "verified" if last.get("verified") else "not verified")
+                                 if last else "none")]
+    proved = [b for b in backups or [] if b.get("verified")]
+    if proved:
+        age = [b for b in proved if b.get("verified_age_s") is not None]
+        newest = min(age, key=lambda b: b["verified_age_s"]) if age else proved[0]
+        lines.append("last verified restore: %s%s" % (
+            newest.get("name"), ", %s ago" % _hours(newest["verified_age_s"]) if age else ""))
+    elif backups:
+        lines.append("last verified restore: none")
+    for name, status in sorted((jobs or {}).items()):
+        if not isinstance(status, dict):
+            lines.append("%s: no status file (not set up on this host)" % name)
+            continue
+        lines.append("%s: %s (updated %s)" % (name, "ok" if status.get("ok") else "NOT OK", status.get("updated")))
+        lines += ["  - " + problem for problem in status.get("problems") or []]
+    return lines
+
+
+def status_files(results):
+    """{name: document or None} from a looped slurp of status files (``item`` a dict2items entry);
+    a file that is missing or not JSON gives None."""
+    found = {}
+    for result in _require(results, list, "status_files"):
+        document = None
+        if result.get("content") and not result.get("failed"):
+            try:
+                document = json.loads(base64.b64decode(result["content"]).decode("utf-8"))
+            except ValueError:
+                document = None
+        found[result["item"]["key"]] = document if isinstance(document, dict) else None
+    return found
+
+
+def status_lines(releases, running, health, backups, app, jobs=None):
     """The status entry point's report: releases, lock, what runs, PM2 figures (from the health
-    report's pm2 check), health and the last backup (pg_backup query, newest first)."""
+    report's pm2 check), health, the last backup and the last verified restore (pg_backup query,
+    newest first) and the scheduled backup jobs' status files ({name: document or None})."""
     _require(releases, dict, "status_lines")
     lines = _release_lines(releases)
     lines += _running_lines(releases.get("current") or "", _require(running, list, "status_lines"))
     lines += _pm2_lines(app, _require(health, dict, "status_lines"))
     lines.append("health:")
     lines += ["  " + line for line in health_lines(health)]
-    last = (backups or [None])[0]
-    lines.append("last backup: " + ("%s, %s old, %s" % (last.get("name"), last.get("age"),
-                                                        "verified" if last.get("verified") else "not verified")
-                                    if last else "none"))
-    return lines
+    return lines + _backup_lines(backups, jobs)
 
 
 class FilterModule(object):
     def filters(self):
         return {"health_lines": health_lines, "smoke_failures": smoke_failures,
-                "backup_before": backup_before, "status_lines": status_lines}
+                "backup_before": backup_before, "status_lines": status_lines, "status_files": status_files}

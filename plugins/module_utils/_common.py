@@ -17,8 +17,6 @@ import pwd
 import shutil
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 
 class ModuleError(Exception):
     """A failure the module reports with fail_json; ``details`` become extra return keys."""
@@ -32,6 +30,9 @@ class ModuleError(Exception):
 def run_module(manager, argument_spec, **module_options):
     """The one module shell: parse the arguments, run ``manager(module).run()`` and exit with its
     result, or fail with a ModuleError's message and details (never a traceback)."""
+    # Imported here so the logic in module_utils also runs outside Ansible (_standalone).
+    from ansible.module_utils.basic import AnsibleModule
+
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_options)
     try:
         result = manager(module).run()

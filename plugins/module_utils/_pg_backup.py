@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import hashlib
 import os
 import re
@@ -32,6 +33,15 @@ COUNTS_SQL = (
     "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1"
 )
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+# Where verify() keeps verify_query's answer beside the row counts until it is checked.
+QUERY_KEY = " verify_query"
+
+
+def epoch_of(stamp):
+    """Seconds since the epoch of an iso() time stamp."""
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def slug(text):
@@ -306,12 +316,17 @@ class PgBackup(Manager):
         plan.run(["createdb", scratch], what="create scratch database %s" % scratch)
         self.plan_restore(plan, manifest, scratch)
         self.plan_counts(plan, scratch, actual)
+        query = self.p["verify_query"]
+        if query:
+            plan.run(self.psql_argv(scratch, query), what="run verify_query on the restored copy",
+                     then=lambda out: actual.update({QUERY_KEY: out.strip()}))
         plan.run(["dropdb", "--if-exists", scratch], what="drop scratch database %s" % scratch, always=True)
         plan.step(lambda: self._record_verification(manifest, scratch, actual, started),
                   what="record the verification of %s" % manifest["name"])
         return plan
 
     def _record_verification(self, manifest, scratch, actual, started):
+        answer = actual.pop(QUERY_KEY, None)
         mismatches = compare_counts(manifest.get("tables") or {}, actual)
         self.result.update(scratch_database=scratch, mismatches=mismatches, tables=actual,
                            duration_s=round(self.clock() - started, 3))
@@ -319,6 +334,11 @@ class PgBackup(Manager):
             raise ModuleError("Failed to verify %s: row counts differ after a real restore: %s." % (
                 manifest["name"], ", ".join("%(table)s expected %(expected)s got %(actual)s" % m for m in mismatches)),
                 mismatches=mismatches, path=manifest["path"])
+        if answer is not None:
+            self.result["verify_query_answer"] = answer
+            if answer.splitlines()[:1] != ["t"]:
+                raise ModuleError("Failed to verify %s: verify_query answered %r on the restored copy, not true "
+                                  "(t)." % (manifest["name"], answer[:200]), path=manifest["path"])
         manifest.update(status="verified", verified_at=iso(self.clock()))
         self.write_manifest(manifest)
         self.result["ok"] = True
@@ -377,8 +397,9 @@ class PgBackup(Manager):
             [{"name": b["name"], "path": b["path"], "database": b.get("database"), "label": b.get("label"),
               "created": b.get("started"), "age_s": int(now - b["created_epoch"]),
               "age": "%.1f h" % ((now - b["created_epoch"]) / 3600), "size": b.get("size"),
-              "verified": b.get("status") == "verified", "sha256": b.get("sha256"), "migrations": b.get("migrations")}
-             for b in self.manifests()
+              "verified": b.get("status") == "verified", "verified_at": b.get("verified_at"),
+              "verified_age_s": int(now - epoch_of(b["verified_at"])) if b.get("verified_at") else None, "sha256": b.get("sha256"), "migrations": b.get("migrations")}
+             for b in sorted(self.manifests(), key=lambda m: m["created_epoch"], reverse=True)
              if not self.p["database"] or b.get("database") == self.p["database"]],
-            key=lambda b: b["age_s"])
+            key=lambda b: b["age_s"])  # stable: dumps of the same second stay newest first
         return None

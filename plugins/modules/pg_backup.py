@@ -110,6 +110,12 @@ options:
     description: With V(prune), keep the newest backup of each of this many months.
     type: int
     default: 6
+  verify_query:
+    description:
+      - With V(verify), SQL run on the restored copy after the row counts match; the verification fails unless its
+        first row's first column is true, for example C(SELECT count(*) > 0 FROM app.users).
+      - It runs as O(become_user) in the scratch database, which is dropped afterwards whatever the answer.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -173,6 +179,11 @@ mismatches:
   type: list
   elements: dict
   sample: [{"table": "app.beacons", "expected": 42, "actual": 41}]
+verify_query_answer:
+  description: What O(verify_query) answered on the restored copy.
+  returned: state verify with O(verify_query)
+  type: str
+  sample: t
 removed:
   description: Backups removed by pruning (to be removed, in check mode).
   returned: state prune
@@ -189,7 +200,8 @@ backups:
   returned: state query
   type: list
   elements: dict
-  sample: [{"name": "boosterbeacon-20261124T020000Z", "age": "3.2 h", "size": 482133, "verified": true}]
+  sample: [{"name": "boosterbeacon-20261124T020000Z", "age": "3.2 h", "size": 482133, "verified": true,
+            "verified_at": "2026-11-24T04:00:12Z", "verified_age_s": 7400}]
 commands:
   description:
     - Commands run; passwords never appear.
@@ -224,6 +236,7 @@ ARGUMENT_SPEC = dict(
     keep_daily=dict(type="int", default=7),
     keep_weekly=dict(type="int", default=4),
     keep_monthly=dict(type="int", default=6),
+    verify_query=dict(type="str"),
 )
 REQUIRED_IF = [("state", "dump", ["database"]), ("state", "restore", ["target"])]
 

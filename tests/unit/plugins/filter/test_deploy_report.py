@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_report import (
-    FilterModule, backup_before, health_lines, smoke_failures, status_lines)
+    FilterModule, backup_before, health_lines, smoke_failures, status_files, status_lines)
 
 HEALTH = {"ok": False, "checks": [
     {"name": "http /ready", "type": "http", "ok": True, "attempts": 1, "blocking": True, "error": None},
@@ -64,7 +66,37 @@ def test_status_lines_report_releases_lock_pm2_health_and_backup():
     assert "service runs: r2" in lines and not any(line.startswith("MISMATCH") for line in lines)
     assert "  boosterbeacon            #0   online      50.0 MB  cpu   1.5%  restarts 2" in lines
     assert "  FAIL redis (3 attempts, NOAUTH, hint: check the password)" in lines
-    assert lines[-1] == "last backup: boosterbeacon-x.dump, 2h old, verified"
+    assert lines[-2:] == ["last backup: boosterbeacon-x.dump, 2h old, verified",
+                          "last verified restore: boosterbeacon-x.dump"]
+
+
+def test_status_lines_show_the_last_verified_restore_and_each_backup_job():
+    backups = [{"name": "d3", "age": "1.0 h", "verified": False, "verified_age_s": None},
+               {"name": "d2", "age": "25.0 h", "verified": True, "verified_age_s": 79200},
+               {"name": "d1", "age": "49.0 h", "verified": True, "verified_age_s": 165600}]
+    jobs = {"scheduled dumps": {"ok": True, "updated": "2026-11-30T04:30:07Z", "problems": []},
+            "pgBackRest": {"ok": False, "updated": "2026-11-30T09:40:05Z", "problems": ["WAL archiving has stalled"]},
+            "off-site": None}
+    lines = status_lines({}, [], {"checks": []}, backups, "app", jobs)
+    assert lines[-6:] == ["last backup: d3, 1.0 h old, not verified",
+                          "last verified restore: d2, 22.0 h ago",
+                          "off-site: no status file (not set up on this host)",
+                          "pgBackRest: NOT OK (updated 2026-11-30T09:40:05Z)",
+                          "  - WAL archiving has stalled",
+                          "scheduled dumps: ok (updated 2026-11-30T04:30:07Z)"]
+    assert "last verified restore: none" in status_lines({}, [], {"checks": []}, backups[:1], "app")
+
+
+def test_status_files_decode_what_slurp_read_and_mark_the_missing():
+    def read(key, content=None, failed=False):
+        result = {"item": {"key": key, "value": "/x/%s.json" % key}, "failed": failed}
+        if content is not None:
+            result["content"] = base64.b64encode(content.encode()).decode()
+        return result
+
+    found = status_files([read("dumps", '{"ok": true}'), read("pitr", failed=True), read("junk", "not json"),
+                          read("list", "[1]")])
+    assert found == {"dumps": {"ok": True}, "pitr": None, "junk": None, "list": None}
 
 
 def test_status_lines_name_a_mismatch_and_missing_parts():
@@ -79,11 +111,12 @@ def test_status_lines_name_a_mismatch_and_missing_parts():
 
 
 @pytest.mark.parametrize("call", [lambda: health_lines([]), lambda: smoke_failures({}), lambda: backup_before({}, []),
-                                  lambda: status_lines([], [], {}, [], "a")])
+                                  lambda: status_lines([], [], {}, [], "a"), lambda: status_files({})])
 def test_wrong_input_types_are_clear_errors(call):
     with pytest.raises(AnsibleFilterError, match="expects"):
         call()
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"health_lines", "smoke_failures", "backup_before", "status_lines"}
+    assert set(FilterModule().filters()) == {"health_lines", "smoke_failures", "backup_before", "status_lines",
+                                             "status_files"}

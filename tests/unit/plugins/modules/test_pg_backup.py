@@ -124,6 +124,29 @@ def test_verify_restores_into_scratch_and_marks_verified(run_module, fake_comman
     assert json.loads(open(made["manifest_path"]).read())["status"] == "verified"
 
 
+def test_verify_query_must_answer_true_on_the_restored_copy(run_module, fake_commands, tmp_path):
+    install_fakes(fake_commands)
+    made = dump(run_module, tmp_path)
+    counts = fake_commands.table[("psql",)]
+    answers = {"yes": "t\n", "no": "f\n"}
+
+    def psql(argv):
+        if argv[-1].startswith("SELECT count(*) > 0"):
+            return 0, answers[argv[-1].rsplit(" ", 1)[-1]], ""
+        return counts(argv)
+
+    fake_commands.table[("psql",)] = psql
+    fine = run_module(pg_backup, dict(state="verify", path=made["path"], verify_query="SELECT count(*) > 0 FROM yes"))
+    assert fine["ok"] is True and fine["verify_query_answer"] == "t"
+    query_call = [c for c in fake_commands.calls if c[-1].endswith("FROM yes")][0]
+    assert query_call[query_call.index("-d") + 1] == fine["scratch_database"]
+    fake_commands.calls.clear()
+    bad = run_module(pg_backup, dict(state="verify", path=made["path"], verify_query="SELECT count(*) > 0 FROM no"))
+    assert bad["failed"] is True and "verify_query answered 'f'" in bad["msg"]
+    assert [c for c in fake_commands.calls if c[0] == "dropdb"]
+    assert json.loads(open(made["manifest_path"]).read())["status"] == "verified"  # from the first run only
+
+
 def test_verify_finds_the_manifest_beside_a_dump_outside_dest(run_module, fake_commands, tmp_path):
     # A dump kept elsewhere (copied off, or dumped with another dest) carries its manifest with it.
     install_fakes(fake_commands)
