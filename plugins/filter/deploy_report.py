@@ -103,9 +103,11 @@ def _hours(seconds):
 def _backup_lines(backups, jobs):
     """The newest dump, the newest proved by a restore, and each backup job's status file."""
     last = (backups or [None])[0]
-    lines = ["last backup: " + ("%s, %s old, %s" % (last.get("name"), last.get("age"),
-                                                     "verified" if last.get("verified") else "not verified")
-                                 if last else "none")]
+    if last:
+        state = "verified" if last.get("verified") else "not verified"
+        lines = ["last backup: %s, %s old, %s" % (last.get("name"), last.get("age"), state)]
+    else:
+        lines = ["last backup: none"]
     proved = [b for b in backups or [] if b.get("verified")]
     if proved:
         age = [b for b in proved if b.get("verified_age_s") is not None]

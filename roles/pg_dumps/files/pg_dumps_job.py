@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+# Managed by the boosterbeacon.infra.pg_dumps role; run with python3.
 """Scheduled logical dumps: dump, prune and verify with the pg_backup module's own code.
 
     pg_dumps_job.py [--config FILE] dump      dump every database, then prune by the policy

@@ -63,7 +63,7 @@ def test_dump_prunes_by_policy_and_verify_proves_the_newest(setup, capsys):
     assert first["ok"] is False and first["problems"] == ["shop: no backup in %s" % config["dest"],
                                                           "shop: no backup has been verified by a restore"]
     names = []
-    for _ in range(3):
+    for _round in range(3):
         assert job.main(["--config", path, "dump"]) == 0
         names.append(status(config)["dump"]["databases"]["shop"]["name"])
     after = status(config)
