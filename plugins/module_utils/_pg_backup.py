@@ -364,7 +364,8 @@ class PgBackup(Manager):
                 raise ModuleError("Failed to restore into %s: it is not empty (%d tables). Restore into a new database "
                                   "(create=true), or set force=true to drop and recreate the dump's objects."
                                   % (target, len(tables)), tables=sorted(tables))
-            if tables:
+            # Also without tables: a freshly provisioned database already has the dump's schemas.
+            if tables or self.p["force"]:
                 extra = ["--clean", "--if-exists"]
         self.plan_restore(plan, manifest, target, extra)
         restored = {}

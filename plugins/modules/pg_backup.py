@@ -86,8 +86,9 @@ options:
     type: bool
     default: false
   force:
-    description: Restore into a database that has tables, with C(pg_restore --clean --if-exists), which drops and recreates
-      the objects the dump contains (other objects stay). Never drops the database itself.
+    description: Restore into an existing database with C(pg_restore --clean --if-exists), which drops and recreates the
+      objects the dump contains (other objects stay), whether or not it has tables (a freshly provisioned database
+      already has the dump's schemas). Needed for a database that has tables. Never drops the database itself.
     type: bool
     default: false
   no_owner:

@@ -219,6 +219,11 @@ def test_restore_guards(run_module, fake_commands, tmp_path):
     assert forced["changed"] is True
     restore = [c for c in fake_commands.calls if c[0] == "pg_restore"][-1]
     assert "--clean" in restore and "--if-exists" in restore and "--single-transaction" not in restore
+    # An existing database without tables (a fresh provision's, schemas only): force cleans too.
+    fake_commands.table[("psql",)] = lambda argv: (0, "1\n" if "pg_database" in argv[-1] else "", "")
+    empty = run_module(pg_backup, dict(state="restore", dest=str(tmp_path), target="shop", force=True))
+    assert empty.get("failed") is not True, empty.get("msg")
+    assert "--clean" in [c for c in fake_commands.calls if c[0] == "pg_restore"][-1]
 
 
 def test_prune_and_list(run_module, fake_commands, tmp_path):
