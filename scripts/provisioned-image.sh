@@ -16,10 +16,10 @@ log=".cache/provisioned-$distro.log"
 
 base_id=$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null) \
   || { echo "ERROR: $base is missing: run 'make images' first" >&2; exit 1; }
-# What goes into the host: the roles provision.yml names and the plugins they call (a change to
-# the deploy role or to a module only the deploy uses does not rebuild it). Documentation does
-# not change a host; everything else under these paths may.
-mapfile -t roles_used < <(grep -oE 'boosterbeacon\.infra\.[a-z_]+' playbooks/provision.yml | sed 's/.*\.//' | sort -u | sed 's#^#roles/#')
+# What goes into the host: the roles named by provision.yml and the playbooks it imports, and the
+# plugins they call (a change to the deploy role or to a module only the deploy uses does not
+# rebuild it). Documentation does not change a host; everything else under these paths may.
+mapfile -t roles_used < <(grep -ohE 'boosterbeacon\.infra\.[a-z_]+' playbooks/provision*.yml | sed 's/.*\.//' | sort -u | sed 's#^#roles/#')
 mapfile -t plugins_used < <(grep -rhoE 'boosterbeacon\.infra\.[a-z_]+' "${roles_used[@]}" | sed 's/.*\.//' | sort -u \
   | while read -r name; do compgen -G "plugins/*/$name.py" || true; done)
 # Plugin files a role installs on the host itself (pg_dumps runs pg_backup's code there).
@@ -27,7 +27,7 @@ mapfile -t -O "${#plugins_used[@]}" plugins_used < <(grep -rhoE '(module_utils|m
   | sort -u | sed 's#^#plugins/#')
 if ((${#plugins_used[@]})); then plugins_used+=(plugins/module_utils); fi
 key=$( { echo "$base_id"
-         find "${roles_used[@]}" "${plugins_used[@]}" molecule/_provisioned playbooks/provision.yml requirements-dev.txt "$0" \
+         find "${roles_used[@]}" "${plugins_used[@]}" molecule/_provisioned playbooks/provision*.yml requirements-dev.txt "$0" \
            -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
        } | sha256sum | cut -c1-16)
 
