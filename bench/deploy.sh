@@ -19,17 +19,8 @@ rm -rf "$WORK/app/node_modules" "$WORK/app/dist"
 VAULT=$(scripts/local-secrets.sh)
 
 RUNS=${BB_BENCH_RUNS:-3}
-declare -A TIMES
-
-timed() {  # timed <label> <log> <command...>: runs it, records and prints its wall time
-  local label=$1 log=$2 start rc=0 took
-  shift 2
-  start=$(date +%s.%N)
-  "$@" >"$log" 2>&1 || rc=$?
-  took=$(echo "$(date +%s.%N) - $start" | bc)
-  TIMES[$label]="${TIMES[$label]:-} $took"
-  printf '  %-26s %6.1f s  (exit %d)\n' "$label" "$took" "$rc"
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 playbook() {
   "$BIN/ansible-playbook" -i "$INVENTORY" --vault-password-file "$VAULT" "$@"
@@ -44,10 +35,6 @@ deploy() {  # deploy <label> [extra ansible-playbook args]
 
 floor() {
   timed floor "$WORK/floor.log" playbook bench/minimal-deploy.yml -e "bench_artifact=$WORK/floor.tar.gz"
-}
-
-median() {  # median of the figures given
-  printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
 
 echo "=== the floor's artifact (built once, not timed)"
@@ -81,13 +68,11 @@ for run in $(seq "$RUNS"); do
 done
 
 echo "=== medians, and ratios to the floor (a minimal deploy: upload, unpack, npm ci --omit=dev, symlink, pm2 reload)"
-# shellcheck disable=SC2086 # the recorded figures are space-separated on purpose
-floor_median=$(median ${TIMES[floor]})
 printf '  %-26s %6s  %s\n' case median ratio
 for label in floor "unchanged redeploy" "one-line change" "changed lockfile" "pending migration" rollback; do
   # shellcheck disable=SC2086
   m=$(median ${TIMES[$label]})
-  printf '  %-26s %5.1fs  %4.2fx\n' "$label" "$m" "$(echo "$m / $floor_median" | bc -l)"
+  printf '  %-26s %5.1fs  %4.2fx\n' "$label" "$m" "$(ratio "$label" floor)"
 done
 echo "  (targets: unchanged redeploy <= 0.3x, one-line change <= 0.5x, rollback <= 0.4x)"
 echo "  the last deploy's timeline:"
