@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PASS_FILE=.secrets/local-vault-password
+# The project's own ansible-vault when nothing else is on PATH (the bench scripts call this).
+PATH="$PATH:$PWD/.venv/bin"
 VAULT=inventories/local/group_vars/all/vault.yml
 
 umask 077
