@@ -78,8 +78,8 @@ port=$(grep -oE 'port [0-9]+' "$WORK/rpo-restore.log" | head -1 | cut -d' ' -f2)
 kept=$(as_postgres psql -qAtX -p "${port:-5499}" -d "$DB" -c "SELECT extract(epoch FROM max(at)) FROM rpo" 2>/dev/null || echo "")
 stop_copy
 if [[ -n $kept ]]; then
-  printf '  committed rows lost with the server: the last %.0f s (archive_timeout: %s s; target <= 60 s)\n' \
-    "$(echo "$last - $kept" | bc -l)" "$(sql -d postgres -c 'SHOW archive_timeout' | tr -d 's')"
+  printf '  committed rows lost with the server: the last %.0f s (archive_timeout %s bounds it; target <= 60 s)\n' \
+    "$(echo "$last - $kept" | bc -l)" "$(sql -d postgres -c 'SHOW archive_timeout')"
 else
   echo "  the copy answered no row: see $WORK/rpo-restore.log"
 fi
