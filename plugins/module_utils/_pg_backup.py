@@ -394,14 +394,14 @@ class PgBackup(Manager):
 
     def query(self):
         now = self.clock()
-        self.result["backups"] = sorted(
-            [{"name": b["name"], "path": b["path"], "database": b.get("database"), "label": b.get("label"),
-              "created": b.get("started"), "age_s": int(now - b["created_epoch"]),
-              "age": "%.1f h" % ((now - b["created_epoch"]) / 3600), "size": b.get("size"),
-              "verified": b.get("status") == "verified", "verified_at": b.get("verified_at"),
-              "verified_age_s": int(now - epoch_of(b["verified_at"])) if b.get("verified_at") else None,
-              "sha256": b.get("sha256"), "migrations": b.get("migrations")}
-             for b in sorted(self.manifests(), key=lambda m: m["created_epoch"], reverse=True)
-             if not self.p["database"] or b.get("database") == self.p["database"]],
-            key=lambda b: b["age_s"])  # stable: dumps of the same second stay newest first
+        # Newest first; age_s follows created_epoch, which also orders dumps of the same second.
+        self.result["backups"] = [
+            {"name": b["name"], "path": b["path"], "database": b.get("database"), "label": b.get("label"),
+             "created": b.get("started"), "age_s": int(now - b["created_epoch"]),
+             "age": "%.1f h" % ((now - b["created_epoch"]) / 3600), "size": b.get("size"),
+             "verified": b.get("status") == "verified", "verified_at": b.get("verified_at"),
+             "verified_age_s": int(now - epoch_of(b["verified_at"])) if b.get("verified_at") else None,
+             "sha256": b.get("sha256"), "migrations": b.get("migrations")}
+            for b in sorted(self.manifests(), key=lambda m: m["created_epoch"], reverse=True)
+            if not self.p["database"] or b.get("database") == self.p["database"]]
         return None

@@ -12,7 +12,6 @@ atomically (other jobs' last results kept) and exits 1 when anything it did fail
 systemd unit shows failed. The module's files come from the role, under ``lib`` of the config.
 """
 import argparse
-import calendar
 import fcntl
 import json
 import os
@@ -44,6 +43,7 @@ class Job:
         self.config = config
         self.now = now
         self.common = _common
+        self.epoch = _pg_backup.epoch_of
         self.status = _common.read_json(config["status_file"]) or {}
         self._call = lambda params: _standalone.run_standalone(_pg_backup.PgBackup, ARGUMENT_SPEC, params)
         self.error = _common.ModuleError
@@ -119,8 +119,8 @@ class Job:
             verified = sorted((b for b in backups if b["verified_at"]), key=lambda b: b["verified_at"])
             latest = backups[0] if backups else None
             last_check = verified[-1] if verified else None
-            check_age = int(now - epoch(last_check["verified_at"])) if last_check else None
-            backup_age = int(now - epoch(latest["created"])) if latest else None
+            check_age = int(now - self.epoch(last_check["verified_at"])) if last_check else None
+            backup_age = int(now - self.epoch(latest["created"])) if latest else None
             summary[db] = {
                 "backups": len(backups),
                 "latest_backup": latest and {"name": latest["name"], "created": latest["created"],
@@ -148,10 +148,6 @@ class Job:
                            dest=c["dest"])
         self.common.write_json_atomic(c["status_file"], self.status)
         return 0
-
-
-def epoch(stamp):
-    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def main(argv=None):
