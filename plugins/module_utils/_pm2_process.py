@@ -260,7 +260,10 @@ class Pm2Process(Manager):
                 candidate = pids
             else:
                 candidate = None
-            if self.clock() >= deadline:
+            # PM2 restarts a crashing instance until it gives up and marks it errored; nothing
+            # brings an errored instance back, so waiting out the timeout would only delay the news.
+            gave_up = [x for x in procs if x["status"] == "errored"]
+            if gave_up or self.clock() >= deadline:
                 break
             self.sleep(1)
         # PM2's own log says why it gave up ("too many unstable restarts").
@@ -270,10 +273,11 @@ class Pm2Process(Manager):
             for key in ("err_log", "out_log"):
                 if proc.get(key):
                     logs[proc[key]] = _pm2.tail(proc[key], 30)
+        why = ("PM2 gave up after %d restarts" % max(x["restarts"] for x in gave_up) if gave_up
+               else "not within %ds" % self.p["timeout"])
         raise ModuleError(
-            "Failed to bring %s online within %ds: %s. Read the logs below or run: pm2 logs %s --lines 100"
-            % (name, self.p["timeout"],
-               ", ".join("instance %s is %s" % (x["pm_id"], x["status"]) for x in procs) or "no instance left",
+            "Failed to bring %s online (%s): %s. Read the logs below or run: pm2 logs %s --lines 100"
+            % (name, why, ", ".join("instance %s is %s" % (x["pm_id"], x["status"]) for x in procs) or "no instance left",
                name),
             processes=procs, log_tail=logs)
 

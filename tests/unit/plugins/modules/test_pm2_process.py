@@ -100,11 +100,24 @@ def test_reload_that_kept_the_old_release_fails(run_module, fake_commands, tmp_p
 def test_instances_never_online_fail_with_log_tail(run_module, fake_commands, monkeypatch):
     clock = iter(range(0, 1000, 5))
     monkeypatch.setattr(_pm2_process.time, "monotonic", lambda: next(clock))
-    Pm2Fake(fake_commands, [], [proc(0, 31, status="errored")])
+    Pm2Fake(fake_commands, [], [proc(0, 31, status="launching")])
     result = run_module(pm2_process, args(state="started", timeout=20))
     assert result["failed"] is True
-    assert "Failed to bring web online within 20s: instance 0 is errored" in result["msg"]
+    assert "Failed to bring web online (not within 20s): instance 0 is launching" in result["msg"]
     assert "/nonexistent/err.log" in result["log_tail"]
+
+
+def test_an_instance_pm2_gave_up_on_fails_without_waiting_out_the_timeout(run_module, fake_commands, monkeypatch):
+    clock = iter(range(0, 1000, 1))
+    monkeypatch.setattr(_pm2_process.time, "monotonic", lambda: next(clock))
+    crashed = proc(0, 0, status="errored")
+    crashed["pm2_env"]["restart_time"] = 15
+    Pm2Fake(fake_commands, [], [crashed])
+    result = run_module(pm2_process, args(state="started", timeout=600))
+    assert result["failed"] is True
+    assert "Failed to bring web online (PM2 gave up after 15 restarts): instance 0 is errored" in result["msg"]
+    # One look after the start: no second of the 600 spent waiting.
+    assert [list(c) for c in fake_commands.calls if c[-1] == "jlist"][1:] == [[PM2, "jlist"]]
 
 
 def test_flapping_process_is_not_accepted(run_module, fake_commands, monkeypatch):
@@ -347,7 +360,7 @@ def test_recreate_that_never_comes_online_says_why(run_module, fake_commands, mo
     result = run_module(pm2_process, rargs(state="reloaded", timeout=10))
     assert result["msg"].startswith("Failed to replace web (definition changes: none): it was deleted and started "
                                     "again from its new definition (no instance was online, so no handover), and "
-                                    "did not come online. Cause: Failed to bring web online within 10s")
+                                    "did not come online. Cause: Failed to bring web online (PM2 gave up after 0 restarts)")
     assert "/nonexistent/web-error.log" in result["log_tail"]
 
 
@@ -376,7 +389,7 @@ def test_handover_that_never_comes_online_leaves_the_old_app(run_module, fake_co
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to replace web (definition changes: node_args): its new definition did "
                                     "not come online as web-handover, so web keeps running its old definition; "
-                                    "web-handover was deleted. Cause: Failed to bring web-handover online within 20s")
+                                    "web-handover was deleted. Cause: Failed to bring web-handover online (PM2 gave up after 0 restarts)")
     assert sim.pids("web") == old and "web-handover" not in sim.apps
     assert "/nonexistent/web-handover-error.log" in result["log_tail"]
     assert [v[0] for v in mutations(fake_commands)] == ["start", "delete"]
