@@ -7,7 +7,8 @@
 #   them (through the role), against the same plain figures;
 # - the recovery point with WAL archiving: a row committed every second, the server "lost", a
 #   copy restored to the end of the archived WAL: the seconds of committed rows it misses;
-# - the recovery time of playbooks/dr_restore.yml in place from pgBackRest.
+# - the recovery time of playbooks/dr_restore.yml from pgBackRest, in place and onto a fresh host
+#   (a new container from the provisioned-host image).
 # Prints figures; asserts nothing. Leaves the database bench_backup and its backups behind
 # (`make demo-down` removes the container).
 # Usage: bench/backup.sh   (BB_BENCH_GB=2, BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local)
@@ -88,7 +89,31 @@ echo "=== recovery time: playbooks/dr_restore.yml in place from pgBackRest (the 
 timed "dr_restore.yml (pitr, in place)" "$WORK/dr.log" playbook playbooks/dr_restore.yml -e dr_source=pitr
 grep -E 'Restored|ok (http|pm2|postgresql|redis)' "$WORK/dr.log" | sed 's/^ */  /' | head -8 || true
 
-echo "=== ratios to the plain tools (the recovery time's target: dr_restore.yml within 5 minutes for this size)"
+echo "=== recovery time onto a fresh host: a new container from the provisioned-host image, a copy of"
+echo "    repo1 brought to it (not timed: the off-host repository it stands for is already there), then"
+echo "    dr_restore.yml, which sets pgBackRest up on it and restores the newest archived state"
+NEW=boosterbeacon-bench-new
+new_host() { BB_LOCAL_NAME=$NEW BB_LOCAL_IMAGE=boosterbeacon/provisioned:${BB_BENCH_DISTRO:-trixie} \
+  BB_LOCAL_HTTP_PORT=8081 BB_LOCAL_HTTPS_PORT=8444 scripts/local-host.sh "$1" >/dev/null; }
+new_host down
+new_host up
+on_host tar -C /var/lib -c pgbackrest | docker exec -i "$NEW" tar -C /var/lib -x
+mkdir -p "$WORK/new"
+ln -s "$PWD/$INVENTORY/group_vars" "$WORK/new/group_vars"
+cat >"$WORK/new/hosts.yml" <<EOF
+all:
+  hosts:
+    $NEW: {ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3}
+  children: {app: {hosts: {$NEW: {}}}, db: {hosts: {$NEW: {}}}, cache: {hosts: {$NEW: {}}}, lb: {hosts: {$NEW: {}}}}
+EOF
+timed "dr_restore.yml (pitr, fresh host)" "$WORK/dr-new.log" "$BIN/ansible-playbook" -i "$WORK/new/hosts.yml" \
+  --vault-password-file "$VAULT" playbooks/dr_restore.yml -e dr_source=pitr -e dr_repo=1
+grep -E 'Restored|fatal:|ERROR' "$WORK/dr-new.log" | sed 's/^ */  /' | head -5 || true
+echo "  rows in $DB: $(sql -d "$DB" -c 'SELECT count(*) FROM blobs') on the old host," \
+  "$(docker exec "$NEW" runuser -u postgres -- psql -qAtX -d "$DB" -c 'SELECT count(*) FROM blobs' 2>&1) on the new one"
+new_host down
+
+echo "=== ratios to the plain tools (the recovery time's target: dr_restore.yml onto a fresh host within 5 minutes for this size)"
 printf '  %-42s %5.2fx\n' "pg_backup dump / pg_dump -Fc" "$(ratio "pg_backup dump" "plain pg_dump -Fc")"
 printf '  %-42s %5.2fx\n' "pg_backup verify / createdb + pg_restore" "$(ratio "pg_backup verify (real restore)" "plain createdb + pg_restore")"
 printf '  %-42s %5.2fx\n' "pgBackRest full / pg_dump -Fc" "$(ratio "pgBackRest full backup" "plain pg_dump -Fc")"
