@@ -11,7 +11,8 @@
 #   (a new container from the provisioned-host image).
 # Prints figures; asserts nothing. Leaves the database bench_backup and its backups behind
 # (`make demo-down` removes the container).
-# Usage: bench/backup.sh   (BB_BENCH_GB=2, BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local)
+# Usage: bench/backup.sh   (BB_BENCH_GB=2, BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local,
+#                           BB_BENCH_DISTRO=trixie: the release of the demo host, for the fresh host's image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INVENTORY=${BB_BENCH_INVENTORY:-inventories/local}
@@ -22,7 +23,10 @@ SCRATCH=/var/tmp/bb-bench
 BIN=$PWD/.venv/bin
 export ANSIBLE_COLLECTIONS_PATH=$PWD/.collections ANSIBLE_ROLES_PATH=$PWD/roles
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+NEW=boosterbeacon-bench-new
+new_host() { BB_LOCAL_NAME=$NEW BB_LOCAL_IMAGE=boosterbeacon/provisioned:${BB_BENCH_DISTRO:-trixie} \
+  BB_LOCAL_HTTP_PORT=8081 BB_LOCAL_HTTPS_PORT=8444 scripts/local-host.sh "$1" >/dev/null; }
+trap 'rm -rf "$WORK"; new_host down' EXIT
 VAULT=$(scripts/local-secrets.sh)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
@@ -92,14 +96,11 @@ grep -E 'Restored|ok (http|pm2|postgresql|redis)' "$WORK/dr.log" | sed 's/^ */  
 echo "=== recovery time onto a fresh host: a new container from the provisioned-host image, a copy of"
 echo "    repo1 brought to it (not timed: the off-host repository it stands for is already there), then"
 echo "    dr_restore.yml, which sets pgBackRest up on it and restores the newest archived state"
-NEW=boosterbeacon-bench-new
-new_host() { BB_LOCAL_NAME=$NEW BB_LOCAL_IMAGE=boosterbeacon/provisioned:${BB_BENCH_DISTRO:-trixie} \
-  BB_LOCAL_HTTP_PORT=8081 BB_LOCAL_HTTPS_PORT=8444 scripts/local-host.sh "$1" >/dev/null; }
 new_host down
 new_host up
 on_host tar -C /var/lib -c pgbackrest | docker exec -i "$NEW" tar -C /var/lib -x
 mkdir -p "$WORK/new"
-ln -s "$PWD/$INVENTORY/group_vars" "$WORK/new/group_vars"
+ln -s "$(realpath "$INVENTORY")/group_vars" "$WORK/new/group_vars"
 cat >"$WORK/new/hosts.yml" <<EOF
 all:
   hosts:

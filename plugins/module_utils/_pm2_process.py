@@ -273,7 +273,8 @@ class Pm2Process(Manager):
             for key in ("err_log", "out_log"):
                 if proc.get(key):
                     logs[proc[key]] = _pm2.tail(proc[key], 30)
-        why = ("PM2 gave up after %d restarts" % max(x["restarts"] for x in gave_up) if gave_up
+        # restart_time counts the app's whole life (reloads included), not only this crash loop.
+        why = ("PM2 marked it errored, restart count %d" % max(x["restarts"] for x in gave_up) if gave_up
                else "not within %ds" % self.p["timeout"])
         raise ModuleError(
             "Failed to bring %s online (%s): %s. Read the logs below or run: pm2 logs %s --lines 100"

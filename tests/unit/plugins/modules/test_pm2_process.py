@@ -115,7 +115,7 @@ def test_an_instance_pm2_gave_up_on_fails_without_waiting_out_the_timeout(run_mo
     Pm2Fake(fake_commands, [], [crashed])
     result = run_module(pm2_process, args(state="started", timeout=600))
     assert result["failed"] is True
-    assert "Failed to bring web online (PM2 gave up after 15 restarts): instance 0 is errored" in result["msg"]
+    assert "Failed to bring web online (PM2 marked it errored, restart count 15): instance 0 is errored" in result["msg"]
     # One look after the start: no second of the 600 spent waiting.
     assert [list(c) for c in fake_commands.calls if c[-1] == "jlist"][1:] == [[PM2, "jlist"]]
 
@@ -360,7 +360,7 @@ def test_recreate_that_never_comes_online_says_why(run_module, fake_commands, mo
     result = run_module(pm2_process, rargs(state="reloaded", timeout=10))
     assert result["msg"].startswith("Failed to replace web (definition changes: none): it was deleted and started "
                                     "again from its new definition (no instance was online, so no handover), and "
-                                    "did not come online. Cause: Failed to bring web online (PM2 gave up after 0 restarts)")
+                                    "did not come online. Cause: Failed to bring web online (PM2 marked it errored, restart count 0)")
     assert "/nonexistent/web-error.log" in result["log_tail"]
 
 
@@ -389,7 +389,7 @@ def test_handover_that_never_comes_online_leaves_the_old_app(run_module, fake_co
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to replace web (definition changes: node_args): its new definition did "
                                     "not come online as web-handover, so web keeps running its old definition; "
-                                    "web-handover was deleted. Cause: Failed to bring web-handover online (PM2 gave up after 0 restarts)")
+                                    "web-handover was deleted. Cause: Failed to bring web-handover online (PM2 marked it errored, restart count 0)")
     assert sim.pids("web") == old and "web-handover" not in sim.apps
     assert "/nonexistent/web-handover-error.log" in result["log_tail"]
     assert [v[0] for v in mutations(fake_commands)] == ["start", "delete"]
