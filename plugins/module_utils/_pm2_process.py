@@ -32,6 +32,9 @@ HANDOVER_SUFFIX = "-handover"
 STATES = ("started", "present", "stopped", "restarted", "reloaded", "deleted")
 
 
+# Restarts seen while waiting for an app to come online that make it a crash loop.
+CRASH_LOOP_RESTARTS = 3
+
 class Pm2Process(Manager):
     """The pm2_process module: every state is one decision (which action, if any), planned as
     pm2 commands and waits; the gate runs them outside check mode."""
@@ -247,9 +250,11 @@ class Pm2Process(Manager):
         """Every instance online, none of them an old process, at least ``expected`` of them."""
         name = name or self.p["name"]
         deadline = self.clock() + self.p["timeout"]
-        procs, candidate = [], None
+        procs, candidate, restarts_at_start = [], None, {}
         while True:
             procs = self.processes(name)
+            for proc in procs:
+                restarts_at_start.setdefault(proc["pm_id"], proc["restarts"])
             online = [x for x in procs if x["status"] == "online" and x["pid"] not in old_pids]
             if procs and len(online) == len(procs) and len(procs) >= expected:
                 # A crashing app is briefly online after each restart: accept only the same
@@ -260,10 +265,12 @@ class Pm2Process(Manager):
                 candidate = pids
             else:
                 candidate = None
-            # PM2 restarts a crashing instance until it gives up and marks it errored; nothing
-            # brings an errored instance back, so waiting out the timeout would only delay the news.
+            # A crashing instance: PM2 restarts it until it gives up (errored, when each run is
+            # shorter than min_uptime); a slower crash loop goes on for ever. Neither comes right
+            # by waiting out the timeout.
             gave_up = [x for x in procs if x["status"] == "errored"]
-            if gave_up or self.clock() >= deadline:
+            crashes = max([x["restarts"] - restarts_at_start[x["pm_id"]] for x in procs] or [0])
+            if gave_up or crashes >= CRASH_LOOP_RESTARTS or self.clock() >= deadline:
                 break
             self.sleep(1)
         # PM2's own log says why it gave up ("too many unstable restarts").
@@ -274,8 +281,12 @@ class Pm2Process(Manager):
                 if proc.get(key):
                     logs[proc[key]] = _pm2.tail(proc[key], 30)
         # restart_time counts the app's whole life (reloads included), not only this crash loop.
-        why = ("PM2 marked it errored, restart count %d" % max(x["restarts"] for x in gave_up) if gave_up
-               else "not within %ds" % self.p["timeout"])
+        if gave_up:
+            why = "PM2 marked it errored, restart count %d" % max(x["restarts"] for x in gave_up)
+        elif crashes >= CRASH_LOOP_RESTARTS:
+            why = "it crashed and PM2 restarted it %d times while waiting" % crashes
+        else:
+            why = "not within %ds" % self.p["timeout"]
         raise ModuleError(
             "Failed to bring %s online (%s): %s. Read the logs below or run: pm2 logs %s --lines 100"
             % (name, why, ", ".join("instance %s is %s" % (x["pm_id"], x["status"]) for x in procs) or "no instance left",

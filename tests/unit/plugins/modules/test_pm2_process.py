@@ -130,6 +130,27 @@ def test_flapping_process_is_not_accepted(run_module, fake_commands, monkeypatch
     assert result["failed"] is True and "Failed to bring web online" in result["msg"]
 
 
+def test_a_crash_loop_slower_than_min_uptime_fails_without_waiting_out_the_timeout(run_module, fake_commands, monkeypatch):
+    # Each run outlives min_uptime, so PM2 never marks it errored: it restarts it for ever.
+    clock = iter(range(0, 1000, 1))
+    monkeypatch.setattr(_pm2_process.time, "monotonic", lambda: next(clock))
+    fake = Pm2Fake(fake_commands, [])
+    runs = iter(range(100))
+
+    def jlist(_argv):
+        if fake.index == 0:
+            return 0, "[]", ""
+        run = next(runs)
+        crashing = proc(0, 500 + run)
+        crashing["pm2_env"]["restart_time"] = 7 + run  # earlier deploys' reloads count too
+        return 0, json.dumps([crashing]), ""
+    fake_commands.table[(PM2, "jlist")] = jlist
+    result = run_module(pm2_process, args(state="started", timeout=600))
+    assert result["failed"] is True
+    assert "Failed to bring web online (it crashed and PM2 restarted it 3 times while waiting)" in result["msg"]
+    assert len([c for c in fake_commands.calls if c[-1] == "jlist"]) == 5  # before the start, then 4 looks
+
+
 @pytest.mark.parametrize("state,before,verb", [
     ("stopped", [proc(0, 11)], ["stop", "web"]),
     ("deleted", [proc(0, 11)], ["delete", "web"]),
