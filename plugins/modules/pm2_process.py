@@ -97,7 +97,10 @@ options:
     type: bool
     default: false
   timeout:
-    description: Seconds to wait for every instance to be online.
+    description:
+      - Seconds to wait for every instance to be online.
+      - The wait ends sooner, failing, when PM2 marks an instance errored or restarts it three times
+        while waiting (a crash loop); the message says which.
     type: int
     default: 60
   expect_path:
