@@ -35,6 +35,7 @@ STATES = ("started", "present", "stopped", "restarted", "reloaded", "deleted")
 # Restarts seen while waiting for an app to come online that make it a crash loop.
 CRASH_LOOP_RESTARTS = 3
 
+
 class Pm2Process(Manager):
     """The pm2_process module: every state is one decision (which action, if any), planned as
     pm2 commands and waits; the gate runs them outside check mode."""
