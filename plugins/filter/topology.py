@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: BoosterBeacon operators
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters private_address, address_from, upstream_servers and firewall_openings: how the
+inventory's groups (lb, app, db, cache, monitoring) reach each other when they are separate hosts.
+
+Each host other hosts reach has bb_private_address in the inventory. A service on the same host
+is reached on loopback, so a one-host inventory needs no address at all."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+LOOPBACK = "127.0.0.1"
+# The roles' default ports, used where the inventory does not set the role's variable.
+_PORTS = {
+    "postgresql_port": 5432,
+    "postgresql_pgbouncer_port": 6432,
+    "redis_tls_port": 6380,
+    "app_deploy_port": 3000,
+}
+
+
+def _port(hostvars, host, name):
+    return int(hostvars.get(host, {}).get(name) or _PORTS[name])
+
+
+def private_address(host, hostvars):
+    """The address other hosts reach this inventory host on (bb_private_address)."""
+    address = (hostvars.get(host) or {}).get("bb_private_address")
+    if not address:
+        raise AnsibleFilterError(
+            "bb_private_address is not set for %s: other hosts of the inventory reach it, so give it the "
+            "host's private address in the inventory (host_vars or hosts.yml), e.g. bb_private_address: 10.0.0.12" % host)
+    return str(address)
+
+
+def address_from(target, hostvars, source):
+    """How source reaches target: loopback on the same host, else target's private address."""
+    return LOOPBACK if target == source else private_address(target, hostvars)
+
+
+def _remote_addresses(hosts, hostvars, source):
+    found = []
+    for host in hosts or []:
+        if host != source and private_address(host, hostvars) not in found:
+            found.append(private_address(host, hostvars))
+    return found
+
+
+def upstream_servers(app_hosts, hostvars, lb_host):
+    """host:port of every app host for the lb host's nginx upstream (loopback for itself)."""
+    servers = ["%s:%d" % (address_from(host, hostvars, lb_host), _port(hostvars, host, "app_deploy_port"))
+               for host in app_hosts or []]
+    return servers or ["%s:%d" % (LOOPBACK, _port(hostvars, lb_host, "app_deploy_port"))]
+
+
+def firewall_openings(host, groups, hostvars):
+    """Firewall openings ({port, sources, comment}) this host needs for the other hosts that use
+    it: PostgreSQL and PgBouncer for app (and monitoring) hosts, Redis's TLS port for app hosts,
+    the service's port for lb hosts. Only remote sources; none on a one-host inventory."""
+    mine = [name for name, members in groups.items() if host in (members or [])]
+    wanted = []
+    if "db" in mine:
+        clients = list(groups.get("app") or []) + list(groups.get("monitoring") or [])
+        wanted += [(clients, "postgresql_port", "PostgreSQL"), (clients, "postgresql_pgbouncer_port", "PgBouncer")]
+    if "cache" in mine:
+        wanted.append((groups.get("app"), "redis_tls_port", "Redis over TLS"))
+    if "app" in mine:
+        wanted.append((groups.get("lb"), "app_deploy_port", "the service, for the load balancers"))
+    openings = []
+    for clients, port, comment in wanted:
+        sources = _remote_addresses(clients, hostvars, host)
+        if sources:
+            openings.append({"port": _port(hostvars, host, port), "protocol": "tcp", "sources": sources, "comment": comment})
+    return openings
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "private_address": private_address,
+            "address_from": address_from,
+            "upstream_servers": upstream_servers,
+            "firewall_openings": firewall_openings,
+        }
