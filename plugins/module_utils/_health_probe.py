@@ -138,7 +138,8 @@ class Prober:
         port = int(check.get("port") or 5432)
         try:
             rows = _pgwire.query(host, port, check["user"], check.get("password"), check.get("database") or check["user"],
-                                 sql="SELECT 1", ssl_mode=check.get("ssl") or "prefer", timeout=timeout)
+                                 sql="SELECT 1", ssl_mode=check.get("ssl") or "prefer", timeout=timeout,
+                                 ca_file=check.get("ca_file"))
         except _pgwire.PgError as exc:
             raise CheckFailed("PostgreSQL %s:%s: %s" % (host, port, exc.message), {"sqlstate": exc.code})
         except (socket.error, OSError) as exc:
@@ -154,12 +155,17 @@ class Prober:
         except (socket.error, OSError) as exc:
             raise CheckFailed("cannot connect to Redis at %s:%s: %s" % (host, port, exc))
         try:
+            if check.get("tls"):
+                # Before AUTH, so the password only ever travels to a verified server.
+                sock = _pgwire.start_tls(sock, host, "full", check.get("ca_file"))
             if check.get("password"):
                 args = ["AUTH"] + ([check["username"]] if check.get("username") else []) + [check["password"]]
                 redis_command(sock, *args)
             answer = redis_command(sock, "PING")
             if answer != "+PONG":
                 raise CheckFailed("PING answered %s" % answer)
+        except _pgwire.TlsError as exc:
+            raise CheckFailed("Redis at %s:%s: %s" % (host, port, exc.message))
         except (socket.error, OSError) as exc:
             raise CheckFailed("Redis at %s:%s: %s" % (host, port, exc))
         finally:
@@ -263,12 +269,18 @@ def hint(check, result):
             return "Nothing answers: is the app (or nginx) running? pm2 status; systemctl status nginx; ss -ltnp."
         return "Compare the expected answer with what came back (curl -si %s)." % mask_url(check["url"])
     if kind == "postgres":
+        if "does not offer TLS" in error:
+            return "The server has TLS off: ssl = on with a certificate in postgresql.conf, or a lower ssl for the check."
+        if error_is_tls(error):
+            return tls_hint(check, error, 5432, "-starttls postgres ")
         if "password authentication failed" in error or result.get("sqlstate") == "28P01":
             return "Check the password in the vault and the scram-sha-256 rules in pg_hba.conf."
         if result.get("sqlstate") == "3D000":
             return "The database does not exist: run the postgresql role (provision)."
         return "Is PostgreSQL up and listening there? systemctl status postgresql; ss -ltnp | grep 5432."
     if kind == "redis":
+        if error_is_tls(error):
+            return tls_hint(check, error, 6379, "")
         if "WRONGPASS" in error or "NOAUTH" in error:
             return "Check the Redis ACL user and password (vault) against /etc/redis/users.acl."
         return "Is Redis up and bound there? systemctl status redis-server; ss -ltnp | grep 6379."
@@ -277,3 +289,22 @@ def hint(check, result):
     if kind == "tcp":
         return "Is the service started and listening? systemctl status <service>; ss -ltnp."
     return "Run the command by hand on the host to see the full output."
+
+
+def error_is_tls(error):
+    return re.search(r": TLS (certificate verify|handshake|CA file)", error) is not None
+
+
+def tls_hint(check, error, default_port, starttls):
+    """What to look at when TLS to PostgreSQL or Redis fails: the CA file, the names, the chain."""
+    host = check.get("host") or "127.0.0.1"
+    ca_file = check.get("ca_file")
+    if "CA file" in error:
+        return "Put the CA's certificate (PEM) at %s on the host, readable by the user the probe runs as." % ca_file
+    if "mismatch" in error:
+        return ("The server's certificate does not name %s: set host to a name in its subjectAltName, or reissue the "
+                "certificate with that name." % host)
+    return ("Does the server speak TLS there, with a certificate issued by %s? See what it presents: "
+            "openssl s_client -connect %s:%s %s%s</dev/null" % (
+                ca_file or "a CA in the system's trust store", host, check.get("port") or default_port, starttls,
+                "-CAfile %s " % ca_file if ca_file else ""))

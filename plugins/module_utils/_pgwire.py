@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import socket
 import ssl
 import struct
@@ -115,21 +116,60 @@ def open_socket(host, port, timeout):
     return socket.create_connection((host, port), timeout=timeout)
 
 
-def negotiate_ssl(sock, host, mode):
-    """SSLRequest: require fails without TLS, prefer falls back, disable skips it."""
+# What each sslmode that asks for TLS verifies of the server's certificate (start_tls's verify).
+SSL_VERIFY = {"prefer": "none", "require": "none", "verify-ca": "ca", "verify-full": "full"}
+
+
+class TlsError(PgError):
+    """TLS could not be set up: the CA file, the handshake or the server's certificate."""
+
+
+def _ssl_reason(exc):
+    # OpenSSL's words without the "(_ssl.c:1006)" that locates them in CPython.
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc))
+
+
+def start_tls(sock, host, verify="full", ca_file=None):
+    """Wrap a connected socket in TLS. verify: "none" encrypts only, "ca" checks the server's
+    chain against ca_file (PEM) or, without one, the system's trust store, "full" also checks
+    host against the certificate's names. Failures raise TlsError with the reason."""
+    if verify == "none":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        try:
+            context = ssl.create_default_context(cafile=ca_file or None)
+        except (IOError, OSError) as exc:
+            raise TlsError("TLS CA file %s cannot be loaded: %s" % (ca_file, _ssl_reason(exc)))
+        # Python 3.13 turned on strict X.509 checks that libpq and redis-cli do not make; they
+        # refuse certificates of internal CAs that both of those accept.
+        context.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
+        context.check_hostname = verify == "full"
+    try:
+        return context.wrap_socket(sock, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        raise TlsError("TLS certificate verify failed: %s (CA: %s)" % (
+            exc.verify_message or _ssl_reason(exc), ca_file or "the system's trust store"))
+    except ssl.SSLError as exc:
+        raise TlsError("TLS handshake failed: %s" % _ssl_reason(exc))
+
+
+def negotiate_ssl(sock, host, mode, ca_file=None):
+    """SSLRequest, as libpq's sslmode: disable skips it, prefer falls back to plain text, the
+    others fail without TLS. require encrypts without verifying; verify-ca verifies the chain
+    against ca_file (the system's trust store without one), verify-full the host name too.
+    Unix sockets never use TLS, as with libpq."""
+    if mode != "disable" and mode not in SSL_VERIFY:
+        raise ValueError("unknown ssl mode %r" % mode)
     if mode == "disable" or host.startswith("/"):
         return sock
     sock.sendall(struct.pack("!II", 8, 80877103))
-    answer = sock.recv(1)
-    if answer == b"S":
-        context = ssl.create_default_context()
-        # Like libpq's sslmode=require: encryption without certificate verification.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context.wrap_socket(sock, server_hostname=host)
-    if mode == "require":
-        raise PgError("the server does not offer TLS and ssl=require")
-    return sock
+    if sock.recv(1) != b"S":
+        if mode == "prefer":
+            return sock
+        raise TlsError("the server does not offer TLS and ssl=%s" % mode)
+    return start_tls(sock, host, SSL_VERIFY[mode], ca_file)
 
 
 def authenticate(conn, user, password):
@@ -193,11 +233,11 @@ def simple_query(conn, sql):
             return rows
 
 
-def query(host, port, user, password, database, sql="SELECT 1", ssl_mode="prefer", timeout=5.0):
+def query(host, port, user, password, database, sql="SELECT 1", ssl_mode="prefer", timeout=5.0, ca_file=None):
     """Connect, authenticate, run sql, return its rows (lists of text)."""
     sock = open_socket(host, port, timeout)
     try:
-        sock = negotiate_ssl(sock, host, ssl_mode)
+        sock = negotiate_ssl(sock, host, ssl_mode, ca_file)
         conn = Connection(sock)
         conn.send(startup_message(user, database))
         authenticate(conn, user, password)

@@ -74,7 +74,7 @@ options:
         type: bool
         default: true
       ca_path:
-        description: CA bundle to verify TLS certificates with.
+        description: CA bundle to verify TLS certificates with, for V(http) (V(postgres) and V(redis) take O(checks[].ca_file)).
         type: path
       host:
         description: Host for V(tcp), V(postgres) (a directory starting with C(/) means a Unix socket) and V(redis).
@@ -95,10 +95,35 @@ options:
         description: PostgreSQL database; defaults to the role name.
         type: str
       ssl:
-        description: PostgreSQL TLS, as libpq's sslmode (V(require) encrypts without verifying the certificate).
+        description:
+          - PostgreSQL TLS, as libpq's sslmode. V(disable) never uses TLS; V(prefer) uses it when the server offers it;
+            the other modes fail when the server does not.
+          - V(require) encrypts without verifying the server's certificate, even with O(checks[].ca_file) (libpq would
+            verify the chain then).
+          - V(verify-ca) also verifies that the certificate chains to a CA in O(checks[].ca_file) or, without one, in
+            the system's trust store.
+          - V(verify-full) also verifies that the certificate names O(checks[].host) (a host name or an IP address in
+            its subjectAltName).
+          - Connections through a Unix socket never use TLS, as with libpq.
         type: str
-        choices: [disable, prefer, require]
+        choices: [disable, prefer, require, verify-ca, verify-full]
         default: prefer
+      tls:
+        description:
+          - Redis over TLS, verified like O(checks[].ssl=verify-full) before AUTH and PING are sent. The server's
+            certificate must chain to a CA in O(checks[].ca_file) (or the system's trust store) and name
+            O(checks[].host).
+          - Point O(checks[].port) at the server's TLS port (C(tls-port)).
+        type: bool
+        default: false
+      ca_file:
+        description:
+          - CA certificates (PEM) on the managed host to verify the server's certificate with, for V(postgres) with
+            O(checks[].ssl=verify-ca) or O(checks[].ssl=verify-full) and V(redis) with O(checks[].tls=true); not used
+            otherwise.
+          - Without it (or empty), the system's trust store.
+          - A CA file that is missing or not PEM fails the check and names the file.
+        type: path
       app:
         description: PM2 process name, for V(pm2); every instance must be online.
         type: str
@@ -185,6 +210,24 @@ EXAMPLES = r"""
       - type: redis
         username: boosterbeacon
         password: "{{ vault_redis_app_password }}"
+
+- name: Reach the database and the cache on their own host, over TLS signed by an internal CA
+  boosterbeacon.infra.health_probe:
+    checks:
+      - type: postgres
+        host: db.internal.example
+        user: boosterbeacon_app
+        password: "{{ vault_postgresql_app_password }}"
+        database: boosterbeacon
+        ssl: verify-full
+        ca_file: /etc/ssl/boosterbeacon-internal/ca.crt
+      - type: redis
+        host: db.internal.example
+        port: 6380
+        tls: true
+        ca_file: /etc/ssl/boosterbeacon-internal/ca.crt
+        username: boosterbeacon
+        password: "{{ vault_redis_app_password }}"
 """
 
 RETURN = r"""
@@ -241,7 +284,8 @@ CHECK_SPEC = dict(
     json=dict(type="dict"), max_latency_ms=dict(type="int"), validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"), host=dict(type="str"), port=dict(type="int"), user=dict(type="str"),
     password=dict(type="str", no_log=True), username=dict(type="str"), database=dict(type="str"),
-    ssl=dict(type="str", default="prefer", choices=["disable", "prefer", "require"]), app=dict(type="str"),
+    ssl=dict(type="str", default="prefer", choices=["disable", "prefer", "require", "verify-ca", "verify-full"]),
+    tls=dict(type="bool", default=False), ca_file=dict(type="path"), app=dict(type="str"),
     pm2_user=dict(type="str"), pm2_home=dict(type="path"), min_instances=dict(type="int"),
     argv=dict(type="list", elements="str"), rc=dict(type="int", default=0), stdout_contains=dict(type="str"),
     retries=dict(type="int"), timeout=dict(type="int"), blocking=dict(type="bool", default=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import socket
 import struct
 
 import pytest
@@ -156,3 +157,38 @@ def test_ssl_require_without_server_tls():
 def test_unix_socket_path(tmp_path):
     with pytest.raises(OSError):
         pg.open_socket(str(tmp_path), 5432, 1)
+
+
+def test_tls_handshake_with_a_server_that_speaks_no_tls():
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    plain, _addr = listener.accept()
+    # Plain text where the server's TLS handshake should be.
+    plain.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    with pytest.raises(pg.TlsError, match="^TLS handshake failed: .*wrong version number$"):
+        pg.start_tls(client, "db.internal", "full")
+    for sock in (client, plain, listener):
+        sock.close()
+
+
+def test_verifying_modes_need_tls_from_the_server():
+    for mode in ("verify-ca", "verify-full"):
+        with pytest.raises(pg.TlsError, match="does not offer TLS and ssl=%s" % mode):
+            pg.negotiate_ssl(FakeSocket([b"N"]), "db", mode)
+    with pytest.raises(ValueError, match="unknown ssl mode 'verify_full'"):
+        pg.negotiate_ssl(FakeSocket([]), "db", "verify_full")
+
+
+def test_tls_ca_file_that_cannot_be_loaded(tmp_path):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    for ca_file, reason in ((tmp_path / "missing.pem", "No such file"), (not_pem, "no certificate")):
+        client, server = socket.socketpair()
+        with pytest.raises(pg.TlsError, match="^TLS CA file %s cannot be loaded: .*%s" % (ca_file, reason)):
+            pg.start_tls(client, "db.internal", "ca", str(ca_file))
+        # Refused before anything went out.
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.recv(1)
+        client.close()
+        server.close()

@@ -278,3 +278,9 @@ def test_blocking_failure_beside_a_warning_fails(run_module):
     result = probe(run_module, [{"type": "tcp", "name": "payments", "host": "127.0.0.1", "port": port, "blocking": False},
                                 {"type": "tcp", "name": "db", "host": "127.0.0.1", "port": port}], fail_on_error=False)
     assert result["ok"] is False and result["failed_checks"] == ["db"] and result["warned_checks"] == ["payments"]
+
+
+def test_postgres_without_tls_on_the_server(run_module, monkeypatch):
+    monkeypatch.setattr(_pgwire, "query", raiser(_pgwire.TlsError("the server does not offer TLS and ssl=verify-ca")))
+    result = probe(run_module, [{"type": "postgres", "user": "app", "ssl": "verify-ca"}], fail_on_error=False)
+    assert "does not offer TLS" in result["checks"][0]["error"] and "ssl = on" in result["checks"][0]["hint"]
