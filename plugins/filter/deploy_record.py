@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters deploy_mark, deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks."""
+"""Filters deploy_mark, deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks;
+rollout_failed and rollout_report: a deploy across several hosts."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -46,6 +47,44 @@ def deploy_timeline(record):
     return [head] + ["%-40s %7.1f s" % (step["step"], step["seconds"]) for step in steps]
 
 
+def _host_facts(hostvars, host):
+    return hostvars.get(host) or {}
+
+
+def rollout_failed(hosts, hostvars):
+    """The hosts whose deploy in this run failed (their record, fact __app_deploy_rollout, says so)."""
+    return [host for host in hosts or []
+            if (_host_facts(hostvars, host).get("__app_deploy_rollout") or {}).get("result") == "failed"]
+
+
+def rollout_report(hosts, hostvars):
+    """{lines, failed}: what each host of the rollout did, the failed ones with their reason. A host
+    without a deploy record was not reached (the rollout stopped first); a fleet rollback
+    (fact __app_deploy_fleet_rollback, its rollback record) is said after the deploy."""
+    lines, failed = [], []
+    for host in hosts or []:
+        facts = _host_facts(hostvars, host)
+        deployed = facts.get("__app_deploy_rollout")
+        back = facts.get("__app_deploy_fleet_rollback")
+        if not deployed:
+            lines.append("%s: not deployed, the rollout stopped before this host" % host)
+            continue
+        result = deployed.get("result")
+        if result == "failed":
+            failed.append("%s: %s" % (host, deployed.get("reason")))
+            line = "%s: FAILED %s: %s" % (host, deployed.get("release_id"), deployed.get("reason"))
+        else:
+            line = "%s: %s %s" % (host, "deployed" if result == "success" else result, deployed.get("release_id"))
+        if back:
+            line += ", then put back on %s with the fleet (%s%s)" % (
+                back.get("release_id"), back.get("result"), ": " + back["reason"] if back.get("reason") else "")
+            if back.get("result") == "failed":
+                failed.append("%s: the fleet rollback to %s failed: %s" % (host, back.get("release_id"), back.get("reason")))
+        lines.append(line)
+    return {"lines": lines, "failed": failed}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"deploy_mark": deploy_mark, "deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline}
+        return {"deploy_mark": deploy_mark, "deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline,
+                "rollout_failed": rollout_failed, "rollout_report": rollout_report}

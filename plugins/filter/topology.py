@@ -42,11 +42,16 @@ def address_from(target, hostvars, source):
     return LOOPBACK if target == source else private_address(target, hostvars)
 
 
-def _remote_addresses(hosts, hostvars, source):
+def _remote_networks(hosts, hostvars, source):
+    """The other hosts' addresses as one-address networks (CIDR), each once."""
     found = []
     for host in hosts or []:
-        if host != source and private_address(host, hostvars) not in found:
-            found.append(private_address(host, hostvars))
+        if host == source:
+            continue
+        address = private_address(host, hostvars)
+        network = "%s/%d" % (address, 128 if ":" in address else 32)
+        if network not in found:
+            found.append(network)
     return found
 
 
@@ -72,7 +77,7 @@ def firewall_openings(host, groups, hostvars):
         wanted.append((groups.get("lb"), "app_deploy_port", "the service, for the load balancers"))
     openings = []
     for clients, port, comment in wanted:
-        sources = _remote_addresses(clients, hostvars, host)
+        sources = _remote_networks(clients, hostvars, host)
         if sources:
             openings.append({"port": _port(hostvars, host, port), "protocol": "tcp", "sources": sources, "comment": comment})
     return openings

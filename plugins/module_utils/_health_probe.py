@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
 import socket
 import time
@@ -187,8 +188,10 @@ class Prober:
         if offline:
             raise CheckFailed("%d of %d instances not online: %s" % (
                 len(offline), len(procs), ", ".join("%s is %s" % (p["pm_id"], p["status"]) for p in offline)), detail)
-        if len(procs) < (check.get("min_instances") or 1):
-            raise CheckFailed("%d instances online, expected at least %d" % (len(procs), check["min_instances"]), detail)
+        # 0 is one per CPU, as PM2's -i 0 (pm2_process's instances: 0).
+        wanted = (os.cpu_count() or 1) if check.get("min_instances") == 0 else (check.get("min_instances") or 1)
+        if len(procs) < wanted:
+            raise CheckFailed("%d instances online, expected at least %d" % (len(procs), wanted), detail)
         return detail
 
     def command(self, check, timeout):

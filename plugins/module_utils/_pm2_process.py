@@ -48,6 +48,9 @@ class Pm2Process(Manager):
             secrets=[str(v) for v in (params["env"] or {}).values() if len(str(v)) >= 8]))
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
+        if self.p["instances"] == 0:
+            # PM2's own convention (-i 0): one instance per CPU.
+            self.p["instances"] = os.cpu_count() or 1
         self.pm2_bin = _pm2.find_pm2(module, self.p["executable"])
         self.pm2_home = env["PM2_HOME"]
         self.search_path = (self.p["env"] or {}).get("PATH") or env["PATH"]

@@ -134,7 +134,7 @@ options:
         description: PM2_HOME of that daemon; defaults to C(~pm2_user/.pm2).
         type: path
       min_instances:
-        description: Instances that must be online, for V(pm2).
+        description: Instances that must be online, for V(pm2); V(0) means one per CPU of the host (PM2's C(-i 0)).
         type: int
       argv:
         description: Command to run, for V(command). It should not change anything.

@@ -72,7 +72,7 @@ options:
     description: Path of pm2; default found in C(/usr/local/bin), C(/usr/bin).
     type: path
   instances:
-    description: Instances to run (cluster mode); V(started) scales to it.
+    description: Instances to run (cluster mode); V(started) scales to it. V(0) means one per CPU, as PM2's C(-i 0).
     type: int
   exec_mode:
     description: Mode for O(script) starts.

@@ -5,7 +5,8 @@ import time
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import deploy_mark, deploy_steps, deploy_timeline
+from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import (
+    deploy_mark, deploy_steps, deploy_timeline, rollout_failed, rollout_report)
 
 MARKS = [{"step": "lock", "at": 1796000000.0}, {"step": "release", "at": 1796000001.25},
          {"step": "switch", "at": 1796000010.0}, {"step": "end", "at": 1796000012.04}]
@@ -55,3 +56,40 @@ def test_a_mark_starts_a_step_now_and_keeps_the_earlier_ones():
 def test_a_mark_needs_a_list_and_a_step_name(marks, step):
     with pytest.raises(AnsibleFilterError, match="deploy_mark expects"):
         deploy_mark(marks, step)
+
+
+def _deploy(result, release="20261130T120000Z", reason=""):
+    return {"result": result, "release_id": release, "reason": reason}
+
+
+def test_rollout_failed_lists_only_hosts_whose_deploy_failed():
+    hostvars = {"a": {"__app_deploy_rollout": _deploy("success")}, "b": {"__app_deploy_rollout": _deploy("failed")},
+                "c": {}}
+    assert rollout_failed(["a", "b", "c"], hostvars) == ["b"]
+    assert rollout_failed([], hostvars) == []
+
+
+def test_rollout_report_says_what_each_host_did_and_collects_failures():
+    hostvars = {
+        "app1": {"__app_deploy_rollout": _deploy("success"),
+                 "__app_deploy_fleet_rollback": {"result": "success", "release_id": "R0", "reason": ""}},
+        "app2": {"__app_deploy_rollout": _deploy("failed", reason="health: /ready 503 -- rolled back to R0 (healthy)")},
+        "app3": {},
+        "app4": {"__app_deploy_rollout": _deploy("unchanged", "R0")},
+    }
+    report = rollout_report(["app1", "app2", "app3", "app4"], hostvars)
+    assert report["lines"] == [
+        "app1: deployed 20261130T120000Z, then put back on R0 with the fleet (success)",
+        "app2: FAILED 20261130T120000Z: health: /ready 503 -- rolled back to R0 (healthy)",
+        "app3: not deployed, the rollout stopped before this host",
+        "app4: unchanged R0",
+    ]
+    assert report["failed"] == ["app2: health: /ready 503 -- rolled back to R0 (healthy)"]
+
+
+def test_a_failed_fleet_rollback_is_a_failure_of_its_own():
+    hostvars = {"app1": {"__app_deploy_rollout": _deploy("success"),
+                         "__app_deploy_fleet_rollback": {"result": "failed", "release_id": "R0", "reason": "pm2"}}}
+    report = rollout_report(["app1"], hostvars)
+    assert report["failed"] == ["app1: the fleet rollback to R0 failed: pm2"]
+    assert report["lines"] == ["app1: deployed 20261130T120000Z, then put back on R0 with the fleet (failed: pm2)"]

@@ -39,15 +39,15 @@ def test_upstream_lists_every_app_host_with_its_own_port():
 def test_the_database_host_opens_its_ports_to_app_and_monitoring_hosts_only():
     openings = firewall_openings("data", FLEET, HOSTVARS)
     assert openings == [
-        {"port": 5433, "protocol": "tcp", "sources": ["10.0.0.11", "10.0.0.12", "10.0.0.30"], "comment": "PostgreSQL"},
-        {"port": 6432, "protocol": "tcp", "sources": ["10.0.0.11", "10.0.0.12", "10.0.0.30"], "comment": "PgBouncer"},
-        {"port": 6380, "protocol": "tcp", "sources": ["10.0.0.11", "10.0.0.12"], "comment": "Redis over TLS"},
+        {"port": 5433, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32", "10.0.0.30/32"], "comment": "PostgreSQL"},
+        {"port": 6432, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32", "10.0.0.30/32"], "comment": "PgBouncer"},
+        {"port": 6380, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32"], "comment": "Redis over TLS"},
     ]
 
 
 def test_app_hosts_open_the_service_port_to_the_load_balancers():
     assert firewall_openings("app2", FLEET, HOSTVARS) == [
-        {"port": 3100, "protocol": "tcp", "sources": ["10.0.0.2"], "comment": "the service, for the load balancers"}]
+        {"port": 3100, "protocol": "tcp", "sources": ["10.0.0.2/32"], "comment": "the service, for the load balancers"}]
     assert firewall_openings("lb1", FLEET, HOSTVARS) == []
 
 

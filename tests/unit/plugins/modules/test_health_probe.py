@@ -184,7 +184,7 @@ def jlist(*statuses):
                        for i, s in enumerate(statuses)])
 
 
-def test_pm2_checks(run_module, fake_commands):
+def test_pm2_checks(run_module, fake_commands, monkeypatch):
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online", "online"), "")
     ok = probe(run_module, [{"type": "pm2", "app": "web", "min_instances": 2}])
     # The pm2 check's command is recorded like every other.
@@ -197,6 +197,10 @@ def test_pm2_checks(run_module, fake_commands):
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online"), "")
     few = probe(run_module, [{"type": "pm2", "app": "web", "min_instances": 2}], fail_on_error=False)
     assert "expected at least 2" in few["checks"][0]["error"]
+    # 0: as many as the host has CPUs.
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    per_cpu = probe(run_module, [{"type": "pm2", "app": "web", "min_instances": 0}], fail_on_error=False)
+    assert "1 instances online, expected at least 3" in per_cpu["checks"][0]["error"]
     none = probe(run_module, [{"type": "pm2", "app": "api"}], fail_on_error=False)
     assert "no PM2 process named api" in none["checks"][0]["error"]
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (1, "", "daemon not running")

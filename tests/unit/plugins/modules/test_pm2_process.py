@@ -185,6 +185,13 @@ def test_scale_and_script_start(run_module, fake_commands):
                                      "--listen-timeout", "8000", "--kill-timeout", "5000"]]
 
 
+def test_zero_instances_mean_one_per_cpu(run_module, fake_commands, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    Pm2Fake(fake_commands, [proc(0, 11)], [proc(0, 11), proc(1, 12), proc(2, 13)])
+    result = run_module(pm2_process, args(state="started", instances=0))
+    assert result["action"] == "scale" and verbs(fake_commands) == [["scale", "web", "3"]]
+
+
 def test_start_without_a_definition_fails(run_module, fake_commands):
     Pm2Fake(fake_commands, [])
     result = run_module(pm2_process, dict(name="web", pm2_home="/tmp/x"))
