@@ -20,7 +20,17 @@ _PORTS = {
     "postgresql_pgbouncer_port": 6432,
     "redis_tls_port": 6380,
     "app_deploy_port": 3000,
+    "app_deploy_metrics_port": 9464,
+    "prometheus_exporters_node_port": 9100,
+    "prometheus_exporters_postgres_port": 9187,
+    "prometheus_exporters_pgbackrest_port": 9854,
+    "prometheus_exporters_redis_port": 9121,
+    "prometheus_exporters_nginx_port": 9113,
+    "central_logs_port": 6514,
 }
+# PM2 workers each serve metrics on app_deploy_metrics_port + their index; with
+# app_deploy_instances 0 (one per CPU) the count is the host's, unknown here: this many ports.
+METRICS_PORTS_PER_CPU_HOST = 128
 
 
 def _port(hostvars, host, name):
@@ -62,24 +72,45 @@ def upstream_servers(app_hosts, hostvars, lb_host):
     return servers or ["%s:%d" % (LOOPBACK, _port(hostvars, lb_host, "app_deploy_port"))]
 
 
+def _metrics_ports(hostvars, host):
+    """The app workers' metrics ports as an nftables range (first-last)."""
+    first = _port(hostvars, host, "app_deploy_metrics_port")
+    workers = int(hostvars.get(host, {}).get("app_deploy_instances") or 0) or METRICS_PORTS_PER_CPU_HOST
+    return "%d-%d" % (first, min(first + workers - 1, 65535))
+
+
 def firewall_openings(host, groups, hostvars):
     """Firewall openings ({port, sources, comment}) this host needs for the other hosts that use
     it: PostgreSQL and PgBouncer for app (and monitoring) hosts, Redis's TLS port for app hosts,
-    the service's port for lb hosts. Only remote sources; none on a one-host inventory."""
+    the service's port for lb hosts, every exporter and the app workers' metrics for monitoring
+    hosts, the central log port for every host. Only remote sources; none on a one-host inventory."""
     mine = [name for name, members in groups.items() if host in (members or [])]
-    wanted = []
+    monitoring = list(groups.get("monitoring") or [])
+    wanted = [(monitoring, "prometheus_exporters_node_port", "node exporter, for monitoring")]
     if "db" in mine:
-        clients = list(groups.get("app") or []) + list(groups.get("monitoring") or [])
-        wanted += [(clients, "postgresql_port", "PostgreSQL"), (clients, "postgresql_pgbouncer_port", "PgBouncer")]
+        clients = list(groups.get("app") or []) + monitoring
+        wanted += [(clients, "postgresql_port", "PostgreSQL"), (clients, "postgresql_pgbouncer_port", "PgBouncer"),
+                   (monitoring, "prometheus_exporters_postgres_port", "PostgreSQL exporter, for monitoring")]
+        if hostvars.get(host, {}).get("provision_pgbackrest", True) not in (False, "false", "False", "no"):
+            wanted.append((monitoring, "prometheus_exporters_pgbackrest_port", "pgBackRest exporter, for monitoring"))
     if "cache" in mine:
-        wanted.append((groups.get("app"), "redis_tls_port", "Redis over TLS"))
+        wanted += [(groups.get("app"), "redis_tls_port", "Redis over TLS"),
+                   (monitoring, "prometheus_exporters_redis_port", "Redis exporter, for monitoring")]
     if "app" in mine:
         wanted.append((groups.get("lb"), "app_deploy_port", "the service, for the load balancers"))
+        # app_deploy_metrics_port 0: the service exposes no worker metrics.
+        if str(hostvars.get(host, {}).get("app_deploy_metrics_port", "")) != "0":
+            wanted.append((monitoring, _metrics_ports(hostvars, host), "the app workers' metrics, for monitoring"))
+    if "lb" in mine:
+        wanted.append((monitoring, "prometheus_exporters_nginx_port", "nginx exporter, for monitoring"))
+    if "monitoring" in mine:
+        wanted.append((groups.get("all") or [], "central_logs_port", "central logs over TLS, from every host"))
     openings = []
     for clients, port, comment in wanted:
         sources = _remote_networks(clients, hostvars, host)
         if sources:
-            openings.append({"port": _port(hostvars, host, port), "protocol": "tcp", "sources": sources, "comment": comment})
+            number = port if "-" in port else _port(hostvars, host, port)
+            openings.append({"port": number, "protocol": "tcp", "sources": sources, "comment": comment})
     return openings
 
 

@@ -38,21 +38,50 @@ def test_upstream_lists_every_app_host_with_its_own_port():
 
 def test_the_database_host_opens_its_ports_to_app_and_monitoring_hosts_only():
     openings = firewall_openings("data", FLEET, HOSTVARS)
+    mon = ["10.0.0.30/32"]
     assert openings == [
+        {"port": 9100, "protocol": "tcp", "sources": mon, "comment": "node exporter, for monitoring"},
         {"port": 5433, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32", "10.0.0.30/32"], "comment": "PostgreSQL"},
         {"port": 6432, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32", "10.0.0.30/32"], "comment": "PgBouncer"},
+        {"port": 9187, "protocol": "tcp", "sources": mon, "comment": "PostgreSQL exporter, for monitoring"},
+        {"port": 9854, "protocol": "tcp", "sources": mon, "comment": "pgBackRest exporter, for monitoring"},
         {"port": 6380, "protocol": "tcp", "sources": ["10.0.0.11/32", "10.0.0.12/32"], "comment": "Redis over TLS"},
+        {"port": 9121, "protocol": "tcp", "sources": mon, "comment": "Redis exporter, for monitoring"},
     ]
 
 
+def test_without_pgbackrest_its_exporter_port_stays_closed():
+    hostvars = dict(HOSTVARS, data={"bb_private_address": "10.0.0.20", "provision_pgbackrest": False})
+    comments = [o["comment"] for o in firewall_openings("data", FLEET, hostvars)]
+    assert "pgBackRest exporter, for monitoring" not in comments
+    assert "PostgreSQL exporter, for monitoring" in comments
+
+
+def test_the_monitoring_host_receives_logs_from_every_other_host():
+    assert firewall_openings("mon", FLEET, HOSTVARS) == [
+        {"port": 6514, "protocol": "tcp", "sources": ["10.0.0.2/32", "10.0.0.11/32", "10.0.0.12/32", "10.0.0.20/32"],
+         "comment": "central logs over TLS, from every host"}]
+
+
+def test_app_worker_metrics_ports_follow_the_instance_count_or_stay_closed():
+    def metrics(hostvars):
+        return [o["port"] for o in firewall_openings("app1", FLEET, hostvars) if "metrics" in o["comment"]]
+    assert metrics(HOSTVARS) == ["9464-9591"]
+    assert metrics(dict(HOSTVARS, app1={"bb_private_address": "10.0.0.11", "app_deploy_instances": 4,
+                                         "app_deploy_metrics_port": 9500})) == ["9500-9503"]
+    assert metrics(dict(HOSTVARS, app1={"bb_private_address": "10.0.0.11", "app_deploy_metrics_port": 0})) == []
+
+
 def test_app_hosts_open_the_service_port_to_the_load_balancers():
-    assert firewall_openings("app2", FLEET, HOSTVARS) == [
-        {"port": 3100, "protocol": "tcp", "sources": ["10.0.0.2/32"], "comment": "the service, for the load balancers"}]
-    assert firewall_openings("lb1", FLEET, HOSTVARS) == []
+    assert {"port": 3100, "protocol": "tcp", "sources": ["10.0.0.2/32"], "comment": "the service, for the load balancers"} \
+        in firewall_openings("app2", FLEET, HOSTVARS)
+    assert firewall_openings("lb1", FLEET, HOSTVARS) == [
+        {"port": 9100, "protocol": "tcp", "sources": ["10.0.0.30/32"], "comment": "node exporter, for monitoring"},
+        {"port": 9113, "protocol": "tcp", "sources": ["10.0.0.30/32"], "comment": "nginx exporter, for monitoring"}]
 
 
 def test_one_host_in_every_group_opens_nothing_and_needs_no_address():
-    solo = {"all": ["solo"], "lb": ["solo"], "app": ["solo"], "db": ["solo"], "cache": ["solo"]}
+    solo = {"all": ["solo"], "lb": ["solo"], "app": ["solo"], "db": ["solo"], "cache": ["solo"], "monitoring": ["solo"]}
     assert firewall_openings("solo", solo, HOSTVARS) == []
 
 
