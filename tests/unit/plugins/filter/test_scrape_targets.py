@@ -63,7 +63,7 @@ def test_one_app_target_per_pm2_worker_on_consecutive_ports_over_plain_http():
 def test_an_app_host_without_worker_metrics_has_no_app_target():
     hostvars = dict(HOSTVARS, app2={"bb_private_address": "10.0.0.12", "app_deploy_metrics_port": 0})
     jobs = _jobs(scrape_configs(FLEET, hostvars, "mon"))
-    assert {labels["host"] for _, labels in _targets(jobs["app"])} == {"app1"}
+    assert {labels["host"] for dummy, labels in _targets(jobs["app"])} == {"app1"}
 
 
 def test_without_pgbackrest_there_is_no_pgbackrest_job():
@@ -79,7 +79,7 @@ def test_one_host_in_every_group_scrapes_everything_on_loopback_without_an_addre
         assert all(target.startswith("127.0.0.1:") and "__scheme__" not in labels
                    for target, labels in _targets(jobs[name])), name
         assert "tls_config" not in jobs[name]
-    assert [t for t, _ in _targets(jobs["blackbox_http"])] == ["https://127.0.0.1/ready", "https://127.0.0.1/health"]
+    assert [t for t, dummy in _targets(jobs["blackbox_http"])] == ["https://127.0.0.1/ready", "https://127.0.0.1/health"]
 
 
 def test_the_probes_go_through_the_blackbox_exporter_with_the_lb_module():
