@@ -5,10 +5,13 @@
         boosterbeacon_backup_* from the status files of pgbackrest and pg_dumps
     python3 boosterbeacon_textfile.py certificates --dir DIR [--certificate PATH ...]
         boosterbeacon_certificate_* from PEM certificates (the first one of each file)
+    python3 boosterbeacon_textfile.py status --dir DIR [--backup ...] [--certificate ...]
+        both of the above
     python3 boosterbeacon_textfile.py pm2 --dir DIR --user USER --pm2-home PATH [--pm2 BIN] [--every SECONDS]
         boosterbeacon_pm2_* from `pm2 jlist`, run as USER; with --every, again and again
 
-Exit status: 0, or 1 when something could not be read (the file then says what could be read).
+A status file or certificate that cannot be read is reported in the metrics (and on stderr),
+not by the exit status: that is 1 only when the PM2 list or writing a file failed.
 When `pm2 jlist` itself fails, the PM2 file is left as it was, so its collect timestamp grows
 old and the staleness alert fires; nothing of pm2's output is ever printed (it holds the
 processes' environments, secrets included).
@@ -276,29 +279,31 @@ def jlist(user, pm2_home, pm2, timeout=10, run=subprocess.run):
 # --- commands --------------------------------------------------------------------------------
 
 def run_backups(args):
-    sources, failed = [], False
+    sources = []
     for item in args.backup:
         tool, _, path = item.partition("=")
         status, why = read_status(path)
         if why:
             print("%s: %s" % (tool, why), file=sys.stderr)
-            failed = True
         sources.append((tool, status))
     write_atomically(args.dir, BACKUP_FILE, backup_metrics(sources).render())
-    return 1 if failed else 0
+    return 0
 
 
 def run_certificates(args):
-    results, failed = [], False
+    results = []
     for path in args.certificate:
         try:
             results.append((path, certificate_expiry(path)))
         except (OSError, ValueError) as err:
             print("%s: %s" % (path, err), file=sys.stderr)
             results.append((path, None))
-            failed = True
     write_atomically(args.dir, CERTIFICATE_FILE, certificate_metrics(results).render())
-    return 1 if failed else 0
+    return 0
+
+
+def run_status(args):
+    return max(run_backups(args), run_certificates(args))
 
 
 def collect_pm2(args, clock=time.time):
@@ -327,22 +332,26 @@ def parser():
     top = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     backups = sub.add_parser("backups")
-    backups.add_argument("--backup", action="append", default=[], metavar="TOOL=STATUS_FILE")
     certificates = sub.add_parser("certificates")
-    certificates.add_argument("--certificate", action="append", default=[], metavar="PATH")
+    status = sub.add_parser("status")
+    for command in (backups, status):
+        command.add_argument("--backup", action="append", default=[], metavar="TOOL=STATUS_FILE")
+    for command in (certificates, status):
+        command.add_argument("--certificate", action="append", default=[], metavar="PATH")
     pm2 = sub.add_parser("pm2")
     pm2.add_argument("--user", required=True)
     pm2.add_argument("--pm2-home", required=True)
     pm2.add_argument("--pm2", default="pm2")
     pm2.add_argument("--every", type=float, default=0, help="seconds between reads; 0: once")
-    for command in (backups, certificates, pm2):
+    for command in (backups, certificates, status, pm2):
         command.add_argument("--dir", required=True, help="the node exporter's textfile directory")
     return top
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return {"backups": run_backups, "certificates": run_certificates, "pm2": run_pm2}[args.command](args)
+    return {"backups": run_backups, "certificates": run_certificates, "status": run_status,
+            "pm2": run_pm2}[args.command](args)
 
 
 if __name__ == "__main__":
