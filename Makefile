@@ -15,14 +15,14 @@ export ANSIBLE_FORCE_COLOR := 0
 COLLECTION_LINK := .collections/ansible_collections/boosterbeacon/infra
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # The longest first, so the parallel run ends sooner.
-SLOW_SCENARIOS := $(foreach s,deploy multihost provision backup contract module_pm2_process nodejs hardening web pg_dumps,$(filter $(s),$(ALL_SCENARIOS)))
+SLOW_SCENARIOS := $(foreach s,deploy multihost provision monitoring backup contract module_pm2_process nodejs hardening web pg_dumps,$(filter $(s),$(ALL_SCENARIOS)))
 SCENARIOS ?= $(SLOW_SCENARIOS) $(filter-out $(SLOW_SCENARIOS),$(ALL_SCENARIOS))
 # Scenarios run at once (each in its own container); they mostly wait on apt and systemd.
 MOLECULE_JOBS ?= 3
 DISTRO ?= trixie
 APP := tests/fixtures/app
 
-.PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck sanity units app-test \
+.PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck rules sanity units app-test \
 	molecule test test-matrix build demo demo-down clean
 
 help: ## list targets
@@ -70,7 +70,10 @@ specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
 shellcheck: tools ## shell scripts, the sample service's included (sanity skips that Node project)
 	shellcheck -x scripts/*.sh bench/*.sh .ci/run tests/fixtures/*/scripts/*.sh
 
-lint: yamllint ansible-lint specs shellcheck ## yamllint, ansible-lint (production), argument specs, shellcheck
+rules: venv tools ## the alert rules: promtool check rules, then their unit tests (tests/prometheus)
+	scripts/promtool-tests.sh
+
+lint: yamllint ansible-lint specs shellcheck rules ## yamllint, ansible-lint (production), argument specs, shellcheck, alert rules
 
 sanity: venv tools ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
 	scripts/ansible-test.sh sanity

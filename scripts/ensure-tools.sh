@@ -4,7 +4,8 @@
 #   docker.io, debootstrap: test hosts; postgresql, redis-server: the sample service's
 #   integration tests; shellcheck: lint and sanity; openssh-client: SSH logins in the bootstrap
 #   and hardening tests; curl: HTTPS checks from outside; python3-venv: the controller tooling;
-#   nodejs, npm: the sample service's gate (only when no Node.js is on PATH).
+#   nodejs, npm: the sample service's gate (only when no Node.js is on PATH); promtool: the
+#   alert rules' checks and unit tests.
 set -euo pipefail
 
 declare -A provides=(
@@ -18,6 +19,10 @@ for pkg in "${!provides[@]}"; do
 done
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# promtool is a package of its own from Debian 13 on; before, it comes with prometheus.
+if ! command -v promtool >/dev/null; then
+  if [[ $(sed -n 's/^VERSION_ID="\{0,1\}\([0-9]*\).*/\1/p' /etc/os-release) -ge 13 ]]; then missing+=(promtool); else missing+=(prometheus); fi
+fi
 (( ${#missing[@]} )) || exit 0
 
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort)

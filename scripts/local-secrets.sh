@@ -16,7 +16,8 @@ mkdir -p .secrets
 # Every secret the local inventory needs; one added to this list later is added to an existing
 # vault file on the next run.
 NAMES="vault_postgresql_owner_password vault_postgresql_app_password vault_redis_app_password
-  vault_redis_admin_password vault_app_session_secret vault_pgbackrest_repo1_cipher_pass"
+  vault_redis_admin_password vault_app_session_secret vault_pgbackrest_repo1_cipher_pass
+  vault_redis_monitor_password"
 secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n'; }
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters private_address, address_from, upstream_servers and firewall_openings: how the
+"""Filters private_address, address_from, remote_networks, upstream_servers and firewall_openings: how the
 inventory's groups (lb, app, db, cache, monitoring) reach each other when they are separate hosts.
 
 Each host other hosts reach has bb_private_address in the inventory. A service on the same host
@@ -65,6 +65,12 @@ def _remote_networks(hosts, hostvars, source):
     return found
 
 
+def remote_networks(hosts, hostvars, source):
+    """The private addresses of hosts other than source, as one-address CIDRs (e.g. who may
+    reach nginx's internal paths: the monitoring hosts)."""
+    return _remote_networks(hosts, hostvars, source)
+
+
 def upstream_servers(app_hosts, hostvars, lb_host):
     """host:port of every app host for the lb host's nginx upstream (loopback for itself)."""
     servers = ["%s:%d" % (address_from(host, hostvars, lb_host), _port(hostvars, host, "app_deploy_port"))
@@ -120,5 +126,6 @@ class FilterModule(object):
             "private_address": private_address,
             "address_from": address_from,
             "upstream_servers": upstream_servers,
+            "remote_networks": remote_networks,
             "firewall_openings": firewall_openings,
         }

@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.boosterbeacon.infra.plugins.filter.topology import (
-    FilterModule, address_from, firewall_openings, private_address, upstream_servers)
+    FilterModule, address_from, firewall_openings, private_address, remote_networks, upstream_servers)
 
 HOSTVARS = {
     "lb1": {"bb_private_address": "10.0.0.2"},
@@ -91,5 +91,11 @@ def test_a_remote_client_without_an_address_is_a_clear_error():
         firewall_openings("data", groups, HOSTVARS)
 
 
+def test_remote_networks_leave_out_the_host_itself():
+    assert remote_networks(["mon", "lb1"], HOSTVARS, "lb1") == ["10.0.0.30/32"]
+    assert remote_networks(["solo"], HOSTVARS, "solo") == []
+
+
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"private_address", "address_from", "upstream_servers", "firewall_openings"}
+    assert set(FilterModule().filters()) == {"private_address", "address_from", "remote_networks", "upstream_servers",
+                                            "firewall_openings"}
