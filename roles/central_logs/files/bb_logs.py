@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -238,8 +237,7 @@ def read(path):
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                yield line
+            yield from handle
     except (OSError, EOFError):
         return
 
@@ -280,7 +278,7 @@ def default_dir(environ=None, defaults_file=DEFAULTS_FILE):
 
 
 def parser():
-    result = argparse.ArgumentParser(prog="bb-logs", description=__doc__.split("\n\n")[0],
+    result = argparse.ArgumentParser(prog="bb-logs", description=__doc__.split("\n\n", maxsplit=1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     result.add_argument("--request-id", help="the request's id (X-Request-ID): nginx's and the app's lines")
     result.add_argument("--host", help="inventory host name(s), comma-separated")

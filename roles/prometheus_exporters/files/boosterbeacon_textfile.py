@@ -281,7 +281,7 @@ def jlist(user, pm2_home, pm2, timeout=10, run=subprocess.run):
 def run_backups(args):
     sources = []
     for item in args.backup:
-        tool, _, path = item.partition("=")
+        tool, path = item.split("=", 1) if "=" in item else (item, "")
         status, why = read_status(path)
         if why:
             print("%s: %s" % (tool, why), file=sys.stderr)

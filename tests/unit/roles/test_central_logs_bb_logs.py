@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import io
 import json
-import os
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "..", "..", "roles", "central_logs", "files", "bb_logs.py")
+import role_script
 
 
-def load():
-    spec = importlib.util.spec_from_file_location("bb_logs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bb = load()
+bb = role_script.load("central_logs", "bb_logs.py")
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
 RID = "3f0c6a1e-aaaa-4bbb-8ccc-123456789abc"

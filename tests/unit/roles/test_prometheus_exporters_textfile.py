@@ -3,7 +3,6 @@
 # (a stand-in pm2 on disk for the command itself); the real tools run on a provisioned host.
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,18 +11,10 @@ import subprocess
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "..", "..", "roles", "prometheus_exporters", "files", "boosterbeacon_textfile.py")
+import role_script
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("boosterbeacon_textfile", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tf = load_script()
+tf = role_script.load("prometheus_exporters", "boosterbeacon_textfile.py")
 
 
 def samples(text):

@@ -4,7 +4,6 @@
 # real-host test and the monitoring scenario.
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -18,19 +17,13 @@ import types
 
 import pytest
 
+import role_script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "..", "..", "roles", "security_scans", "files", "boosterbeacon_security_scan.py")
 FIXTURES = os.path.join(HERE, "fixtures", "security_scans")
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("boosterbeacon_security_scan", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-scan = load_script()
+scan = role_script.load("security_scans", "boosterbeacon_security_scan.py")
 
 
 def fixture(name):

@@ -67,8 +67,8 @@ def test_app_worker_metrics_ports_follow_the_instance_count_or_stay_closed():
     def metrics(hostvars):
         return [o["port"] for o in firewall_openings("app1", FLEET, hostvars) if "metrics" in o["comment"]]
     assert metrics(HOSTVARS) == ["9464-9591"]
-    assert metrics(dict(HOSTVARS, app1={"bb_private_address": "10.0.0.11", "app_deploy_instances": 4,
-                                         "app_deploy_metrics_port": 9500})) == ["9500-9503"]
+    four = {"bb_private_address": "10.0.0.11", "app_deploy_instances": 4, "app_deploy_metrics_port": 9500}
+    assert metrics(dict(HOSTVARS, app1=four)) == ["9500-9503"]
     assert metrics(dict(HOSTVARS, app1={"bb_private_address": "10.0.0.11", "app_deploy_metrics_port": 0})) == []
 
 
@@ -97,5 +97,5 @@ def test_remote_networks_leave_out_the_host_itself():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"private_address", "address_from", "remote_networks", "upstream_servers",
-                                            "firewall_openings"}
+    assert set(FilterModule().filters()) == {
+        "private_address", "address_from", "remote_networks", "upstream_servers", "firewall_openings"}
