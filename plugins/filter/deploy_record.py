@@ -2,16 +2,33 @@
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters deploy_mark, deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks;
-rollout_failed and rollout_report: a deploy across several hosts."""
+rollout_failed and rollout_report: a deploy across several hosts; listed_migrations: what an artifact migrates."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import posixpath
+import re
 import time
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import iso
+
+
+def listed_migrations(listing, migrations_dir):
+    """The migrations an artifact ships: the files directly in MIGRATIONS_DIR of its tar listing,
+    by name without the extension, sorted."""
+    if not isinstance(listing, list) or not isinstance(migrations_dir, str):
+        raise AnsibleFilterError("listed_migrations expects a tar listing (list) and a directory, got %r and %r"
+                                 % (listing, migrations_dir))
+    directory = migrations_dir.strip("/")
+    names = []
+    for entry in listing:
+        path = entry[2:] if entry.startswith("./") else entry
+        if posixpath.dirname(path) == directory and re.search(r"\.[A-Za-z]+$", path):
+            names.append(re.sub(r"\.[A-Za-z]+$", "", posixpath.basename(path)))
+    return sorted(names)
 
 
 def deploy_mark(marks, step, now=None):
@@ -87,4 +104,4 @@ def rollout_report(hosts, hostvars):
 class FilterModule(object):
     def filters(self):
         return {"deploy_mark": deploy_mark, "deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline,
-                "rollout_failed": rollout_failed, "rollout_report": rollout_report}
+                "rollout_failed": rollout_failed, "rollout_report": rollout_report, "listed_migrations": listed_migrations}

@@ -564,7 +564,8 @@ class ReleaseManager(Manager):
         left = read_manifest(self.app_root, current) if current else None
         known = set(release["manifest"].get("migrations") or [])
         self.result["migrations_not_in_target"] = [m for m in (left or {}).get("migrations") or [] if m not in known]
-        self.result.update(previous=current, current=current, target=target)
+        self.result.update(previous=current, current=current, target=target,
+                           target_artifact_sha256=release["manifest"].get("artifact_sha256"))
         if current == target:
             return None
         return self._switch(target, current)

@@ -248,6 +248,10 @@ target:
   returned: state rollback
   type: str
   sample: 20261123T101500Z-9f8e7d6
+target_artifact_sha256:
+  description: The sha256 of the artifact the rollback target runs (from its manifest), for the artifact store.
+  returned: state rollback
+  type: str
 removed:
   description: Releases removed (or, in check mode, to be removed).
   returned: state pruned

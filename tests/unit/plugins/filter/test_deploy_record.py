@@ -6,7 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import (
-    deploy_mark, deploy_steps, deploy_timeline, rollout_failed, rollout_report)
+    deploy_mark, deploy_steps, deploy_timeline, listed_migrations, rollout_failed, rollout_report)
 
 MARKS = [{"step": "lock", "at": 1796000000.0}, {"step": "release", "at": 1796000001.25},
          {"step": "switch", "at": 1796000010.0}, {"step": "end", "at": 1796000012.04}]
@@ -93,3 +93,13 @@ def test_a_failed_fleet_rollback_is_a_failure_of_its_own():
     report = rollout_report(["app1"], hostvars)
     assert report["failed"] == ["app1: the fleet rollback to R0 failed: pm2"]
     assert report["lines"] == ["app1: deployed 20261130T120000Z, then put back on R0 with the fleet (failed: pm2)"]
+
+
+def test_an_artifact_ships_the_migrations_directly_in_its_directory():
+    listing = ["./", "./dist/", "./dist/migrations/", "./dist/migrations/1732406400000_create-beacons.js",
+               "dist/migrations/1732492800000_beacons-signal.js", "./dist/migrations/lib/helper.js",
+               "./dist/server.js", "./migrations/1000_source-copy.js"]
+    assert listed_migrations(listing, "dist/migrations/") == ["1732406400000_create-beacons", "1732492800000_beacons-signal"]
+    assert listed_migrations([], "dist/migrations") == []
+    with pytest.raises(AnsibleFilterError, match="listed_migrations expects"):
+        listed_migrations("not a list", "dist/migrations")

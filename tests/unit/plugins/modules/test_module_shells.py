@@ -8,9 +8,9 @@ import inspect
 import pytest
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _common
-from ansible_collections.boosterbeacon.infra.plugins.modules import health_probe, pg_backup, pm2_process, release_manager
+from ansible_collections.boosterbeacon.infra.plugins.modules import artifact_store, health_probe, pg_backup, pm2_process, release_manager
 
-MODULES = [health_probe, pg_backup, pm2_process, release_manager]
+MODULES = [artifact_store, health_probe, pg_backup, pm2_process, release_manager]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
