@@ -91,8 +91,9 @@ def deploy_summary(records, title="Deploy"):
         raise AnsibleFilterError("deploy_summary expects a list of run records, got %r" % (records,))
     lines = ["## %s" % title, ""]
     if not records:
-        return "\n".join(lines + ["No deploy or rollback record was written: the run stopped before it reached a "
-                                   "host (the gate, the build or bad input; see the log).", ""])
+        lines.append("No deploy or rollback record was written: the run stopped before it reached a host "
+                     "(the gate, the build or bad input; see the log).")
+        return "\n".join(lines + [""])
     failed = [r for r in records if r.get("result") == "failed"]
     lines += ["**%s**: %d host(s), %d failed" % ("FAILED" if failed else "OK", len(records), len(failed)), "",
               "| host | kind | result | release | version | git | artifact sha256 | by | reason |",

@@ -117,7 +117,7 @@ def test_awx_promotes_to_production_only_after_staging_and_an_approval():
         order.append((node["unified_job_template"]["type"], node["unified_job_template"]["name"]))
         following = node.get("related", {}).get("success_nodes") or []
         node = nodes[following[0]["identifier"]] if following else None
-    assert [kind for kind, _ in order] == ["job_template", "workflow_approval", "job_template"]
+    assert [kind for kind, name in order] == ["job_template", "workflow_approval", "job_template"]
     assert order[0][1] == "Deploy (staging)" and order[2][1] == "Promote (production)"
     assert {order[0][1], order[2][1]} <= names
 
