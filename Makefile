@@ -15,18 +15,18 @@ export ANSIBLE_FORCE_COLOR := 0
 COLLECTION_LINK := .collections/ansible_collections/boosterbeacon/infra
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # The longest first, so the parallel run ends sooner.
-SLOW_SCENARIOS := $(foreach s,deploy multihost provision monitoring environments backup contract module_pm2_process nodejs hardening web pg_dumps,$(filter $(s),$(ALL_SCENARIOS)))
+SLOW_SCENARIOS := $(foreach s,deploy multihost provision monitoring environments backup contract ci_workflow module_pm2_process nodejs hardening web pg_dumps,$(filter $(s),$(ALL_SCENARIOS)))
 SCENARIOS ?= $(SLOW_SCENARIOS) $(filter-out $(SLOW_SCENARIOS),$(ALL_SCENARIOS))
 # Scenarios run at once (each in its own container); they mostly wait on apt and systemd.
 MOLECULE_JOBS ?= 3
 DISTRO ?= trixie
 APP := tests/fixtures/app
 
-.PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck rules sanity units app-test \
-	molecule test test-matrix build demo demo-down clean
+.PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck rules actionlint \
+	sanity units app-test molecule test test-matrix build demo demo-down clean deploy promote rollback status ee
 
 help: ## list targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 tools: ## programs the tests need (installed from Debian's packages as root; elsewhere the command is printed)
 	scripts/ensure-tools.sh
@@ -73,7 +73,10 @@ shellcheck: tools ## shell scripts, the sample service's included (sanity skips 
 rules: venv tools ## the alert rules: promtool check rules, then their unit tests (tests/prometheus)
 	scripts/promtool-tests.sh
 
-lint: yamllint ansible-lint specs shellcheck rules ## yamllint, ansible-lint (production), argument specs, shellcheck, alert rules
+actionlint: venv tools ## the GitHub Actions workflows (this repository's and the service repository's template), shellcheck on their steps
+	actionlint -shellcheck shellcheck .github/workflows/*.yml ci/service-repository/.github/workflows/*.yml
+
+lint: yamllint ansible-lint specs shellcheck rules actionlint ## yamllint, ansible-lint (production), argument specs, shellcheck, alert rules, actionlint
 
 sanity: venv tools ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
 	scripts/ansible-test.sh sanity
@@ -110,6 +113,14 @@ demo: venv collection images ## bring up the local container (inventories/local)
 
 demo-down: ## remove the local container
 	scripts/local-host.sh down
+
+# What CI's deploy jobs run, and a person too: ENV=staging|production|local or an inventory's path,
+# ARGS for more ansible-playbook options; secrets as files (scripts/ci-deploy.sh, docs/ci-cd.md).
+deploy promote rollback status: venv collection ## deploy.yml, promote.yml, rollback.yml, status.yml on ENV (a Markdown summary of the run after it)
+	scripts/ci-deploy.sh $@ "$(ENV)" $(ARGS)
+
+ee: venv ## the execution environment's build context (ansible-builder create) in build/ee, for AWX or ansible-navigator
+	ansible-builder create --file execution-environment.yml --context build/ee --output-filename Containerfile
 
 clean: ## remove generated files (keeps images and the venv)
 	rm -rf build .collections tests/output .pytest_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure the controller has every program `make test` needs. As root on Debian the missing
-# ones are installed from Debian's packages; anywhere else this stops with the exact command.
+# Make sure the controller has every program `make test` needs. As root on Debian (or Ubuntu), or
+# as a user with password-less sudo (a CI runner), the missing ones are installed from the
+# distribution's packages; anywhere else this stops with the exact command.
 #   docker.io, debootstrap: test hosts; postgresql, redis-server: the sample service's
 #   integration tests; shellcheck: lint and sanity; openssh-client: SSH logins in the bootstrap
 #   and hardening tests; curl: HTTPS checks from outside; python3-venv: the controller tooling;
@@ -26,11 +27,13 @@ fi
 (( ${#missing[@]} )) || exit 0
 
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort)
-if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+as_root=()
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then as_root=(sudo -n); fi
+if [[ $(id -u) -ne 0 && ${#as_root[@]} -eq 0 ]] || ! command -v apt-get >/dev/null; then
   echo "ERROR: missing programs for the tests; install them with:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
 echo ">> installing ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

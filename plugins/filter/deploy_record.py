@@ -2,7 +2,9 @@
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters deploy_mark, deploy_steps and deploy_timeline: a run's record, shared by deploys and rollbacks;
-rollout_failed and rollout_report: a deploy across several hosts; listed_migrations: what an artifact migrates."""
+deploy_notification and deploy_summary: that record as a webhook's body and as Markdown for a CI job's
+summary; rollout_failed and rollout_report: a deploy across several hosts; listed_migrations: what an
+artifact migrates."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -64,6 +66,67 @@ def deploy_timeline(record):
     return [head] + ["%-40s %7.1f s" % (step["step"], step["seconds"]) for step in steps]
 
 
+# Payload shapes app_deploy_webhook_format selects.
+NOTIFICATION_SHAPES = ("generic", "slack")
+_RESULT_MARK = {"success": ":white_check_mark:", "unchanged": ":white_check_mark:", "failed": ":x:"}
+
+
+def _headline(record):
+    """One sentence: what ran where and how it ended."""
+    version = " (%s)" % record["version"] if record.get("version") else ""
+    reason = " - %s" % record["reason"] if record.get("reason") else ""
+    return "%s %s%s on %s: %s%s" % (record.get("kind"), record.get("release_id"), version, record.get("host"),
+                                    record.get("result"), reason)
+
+
+def deploy_notification(record, shape="generic"):
+    """The webhook's JSON body for a run's record. generic: {event, text, record}; slack: what
+    Slack's incoming webhooks (and the chat servers that take their format) read: text and blocks."""
+    if not isinstance(record, dict):
+        raise AnsibleFilterError("deploy_notification expects the run's record (a dict), got %r" % (record,))
+    if shape not in NOTIFICATION_SHAPES:
+        raise AnsibleFilterError("app_deploy_webhook_format must be one of %s, got %r"
+                                 % (", ".join(NOTIFICATION_SHAPES), shape))
+    text = _headline(record)
+    if shape == "generic":
+        return {"event": "%s %s" % (record.get("kind"), record.get("result")), "text": text, "record": record}
+    mark = _RESULT_MARK.get(record.get("result"), ":grey_question:")
+    timeline = "\n".join(deploy_timeline(record))
+    return {"text": "%s %s" % (mark, text),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "%s *%s*" % (mark, text)}},
+                       {"type": "section", "text": {"type": "mrkdwn", "text": "```%s```" % timeline}}]}
+
+
+def _md(text):
+    """Text safe inside a Markdown table cell."""
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def deploy_summary(records, title="Deploy"):
+    """The records of one run (a deploy or rollback per host) as Markdown: a heading, a table of
+    hosts with their result, release, artifact and reason, then each host's timeline."""
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise AnsibleFilterError("deploy_summary expects a list of run records, got %r" % (records,))
+    lines = ["## %s" % title, ""]
+    if not records:
+        lines.append("No deploy or rollback record was written: the run stopped before it reached a host "
+                     "(the gate, the build or bad input; see the log).")
+        return "\n".join(lines + [""])
+    failed = [r for r in records if r.get("result") == "failed"]
+    lines += ["**%s**: %d host(s), %d failed" % ("FAILED" if failed else "OK", len(records), len(failed)), "",
+              "| host | kind | result | release | version | git | artifact sha256 | by | reason |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for rec in records:
+        lines.append("| %s |" % " | ".join(_md(v) for v in (
+            rec.get("host"), rec.get("kind"), rec.get("result"), rec.get("release_id"), rec.get("version"),
+            (rec.get("git_sha") or "")[:12], rec.get("artifact_sha256"),
+            "%s@%s" % (rec.get("deployed_by", ""), rec.get("controller", "")), rec.get("reason"))))
+    for rec in records:
+        lines += ["", "<details><summary>%s: timeline</summary>" % _md(rec.get("host")), "", "```"]
+        lines += deploy_timeline(rec) + ["```", "", "</details>"]
+    return "\n".join(lines + [""])
+
+
 def _host_facts(hostvars, host):
     return hostvars.get(host) or {}
 
@@ -104,4 +167,5 @@ def rollout_report(hosts, hostvars):
 class FilterModule(object):
     def filters(self):
         return {"deploy_mark": deploy_mark, "deploy_steps": deploy_steps, "deploy_timeline": deploy_timeline,
+                "deploy_notification": deploy_notification, "deploy_summary": deploy_summary,
                 "rollout_failed": rollout_failed, "rollout_report": rollout_report, "listed_migrations": listed_migrations}

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_record import (
-    deploy_mark, deploy_steps, deploy_timeline, listed_migrations, rollout_failed, rollout_report)
+    deploy_mark, deploy_notification, deploy_steps, deploy_summary, deploy_timeline, listed_migrations, rollout_failed,
+    rollout_report)
 
 MARKS = [{"step": "lock", "at": 1796000000.0}, {"step": "release", "at": 1796000001.25},
          {"step": "switch", "at": 1796000010.0}, {"step": "end", "at": 1796000012.04}]
@@ -103,3 +105,53 @@ def test_an_artifact_ships_the_migrations_directly_in_its_directory():
     assert listed_migrations([], "dist/migrations") == []
     with pytest.raises(AnsibleFilterError, match="listed_migrations expects"):
         listed_migrations("not a list", "dist/migrations")
+
+
+RECORD = {"kind": "deploy", "release_id": "20261130T005320Z-abc", "version": "2.0.0", "host": "web1",
+          "result": "success", "reason": "", "deployed_by": "ops", "controller": "ci", "git_sha": "0123456789abcdef",
+          "artifact_sha256": "f" * 64, "steps": deploy_steps(MARKS)}
+
+
+def test_generic_notification_keeps_the_event_sentence_and_record():
+    body = deploy_notification(RECORD)
+    assert body["event"] == "deploy success"
+    assert body["text"] == "deploy 20261130T005320Z-abc (2.0.0) on web1: success"
+    assert body["record"] is RECORD
+
+
+def test_slack_notification_is_text_and_blocks_with_the_timeline():
+    failed = dict(RECORD, result="failed", reason="health check failed")
+    body = deploy_notification(failed, "slack")
+    assert set(body) == {"text", "blocks"}
+    assert body["text"] == ":x: deploy 20261130T005320Z-abc (2.0.0) on web1: failed - health check failed"
+    assert [b["type"] for b in body["blocks"]] == ["section", "section"]
+    timeline = body["blocks"][1]["text"]["text"]
+    assert timeline.startswith("```release 20261130T005320Z-abc") and "switch" in timeline
+    assert json.loads(json.dumps(body)) == body
+
+
+def test_an_unknown_notification_shape_names_the_variable():
+    with pytest.raises(AnsibleFilterError, match="app_deploy_webhook_format must be one of generic, slack, got 'teams'"):
+        deploy_notification(RECORD, "teams")
+    with pytest.raises(AnsibleFilterError, match="expects the run's record"):
+        deploy_notification("deploy ok")
+
+
+def test_summary_has_a_row_per_host_and_each_timeline():
+    rollback = {"kind": "rollback", "release_id": "r0", "host": "web2", "result": "failed", "reason": "a|b\nc",
+                "steps": []}
+    text = deploy_summary([RECORD, rollback], "Deploy to staging")
+    lines = text.splitlines()
+    assert lines[0] == "## Deploy to staging"
+    assert "**FAILED**: 2 host(s), 1 failed" in lines
+    row = [line for line in lines if line.startswith("| web1 |")][0]
+    assert "| deploy | success | 20261130T005320Z-abc | 2.0.0 | 0123456789ab | " + "f" * 64 + " | ops@ci |" in row
+    assert "| web2 | rollback | failed | r0 |" in text and "a\\|b c" in text
+    assert text.count("<details>") == 2 and "release                                      8.8 s" in text
+
+
+def test_summary_without_records_says_the_run_stopped_before_the_hosts():
+    assert "stopped before it reached a host" in deploy_summary([])
+    assert deploy_summary([RECORD]).splitlines()[2] == "**OK**: 1 host(s), 0 failed"
+    with pytest.raises(AnsibleFilterError, match="deploy_summary expects a list"):
+        deploy_summary({"host": "web1"})
