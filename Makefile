@@ -23,7 +23,7 @@ DISTRO ?= trixie
 APP := tests/fixtures/app
 
 .PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck rules actionlint \
-	sanity units app-test molecule test test-matrix build demo demo-down clean deploy promote rollback status ee
+	inventories secrets-baseline sanity units app-test molecule test test-matrix build demo demo-down clean deploy promote rollback status ee
 
 help: ## list targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,7 +76,13 @@ rules: venv tools ## the alert rules: promtool check rules, then their unit test
 actionlint: venv tools ## the GitHub Actions workflows (this repository's and the service repository's template), shellcheck on their steps
 	actionlint -shellcheck shellcheck .github/workflows/*.yml ci/service-repository/.github/workflows/*.yml
 
-lint: yamllint ansible-lint specs shellcheck rules actionlint ## yamllint, ansible-lint (production), argument specs, shellcheck, alert rules, actionlint
+inventories: venv ## staging and production agree in variable names, vault files encrypted, no plain-text secret (detect-secrets)
+	$(BIN)/python scripts/check-inventories.py
+
+secrets-baseline: venv ## accept the secret scanner's findings outside inventories/ in .secrets.baseline (review the diff)
+	$(BIN)/python scripts/check-inventories.py --update-baseline
+
+lint: yamllint ansible-lint specs shellcheck rules actionlint inventories ## yamllint, ansible-lint (production), argument specs, shellcheck, alert rules, actionlint, inventories
 
 sanity: venv tools ## ansible-test sanity on a copy of the tree at ansible_collections/boosterbeacon/infra
 	scripts/ansible-test.sh sanity
