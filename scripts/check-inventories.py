@@ -24,6 +24,13 @@ import sys
 
 import yaml
 
+try:
+    from detect_secrets.core import baseline as secrets_baseline
+    from detect_secrets.core.secrets_collection import SecretsCollection
+    from detect_secrets.settings import default_settings, get_settings
+except ImportError:  # the other checks still run, and this one says what is missing
+    secrets_baseline = None
+
 ENVIRONMENTS = ("staging", "production")
 INVENTORIES = "inventories"
 BASELINE = ".secrets.baseline"
@@ -133,7 +140,7 @@ class Environment:
             full = os.path.join(top, entry)
             if os.path.isdir(full):
                 key, files = entry, sorted(
-                    os.path.join(d, f) for d, _, fs in os.walk(full, followlinks=True) for f in fs)
+                    os.path.join(d, f) for d, _subdirs, fs in os.walk(full, followlinks=True) for f in fs)
             elif ext in VARS_EXTENSIONS:
                 files = [full]
             else:
@@ -213,7 +220,7 @@ def check_vault_references(root):
 def inventory_files(root):
     """Every file under inventories/, git-ignored ones included, symlinks by their target."""
     found = set()
-    for directory, _, files in os.walk(os.path.join(root, INVENTORIES)):
+    for directory, _subdirs, files in os.walk(os.path.join(root, INVENTORIES)):
         for name in files:
             path = os.path.realpath(os.path.join(directory, name))
             if os.path.isfile(path):
@@ -223,7 +230,7 @@ def inventory_files(root):
 
 def check_vault_files(root):
     problems = []
-    for directory, _, files in sorted(os.walk(os.path.join(root, INVENTORIES))):
+    for directory, _subdirs, files in sorted(os.walk(os.path.join(root, INVENTORIES))):
         for name in sorted(files):
             path = os.path.join(directory, name)
             if is_vault_file(name) and os.path.isfile(path) and not is_encrypted(path):
@@ -247,25 +254,15 @@ def tree_files(root):
     return files
 
 
-def _detect_secrets():
-    # Imported here so the other checks run, and say so, without it.
-    try:
-        from detect_secrets.core import baseline
-        from detect_secrets.core.secrets_collection import SecretsCollection
-        from detect_secrets.settings import default_settings
-    except ImportError:
-        raise SystemExit("ERROR: detect-secrets is missing: pip install -r requirements-dev.txt (make venv)")
-    return baseline, SecretsCollection, default_settings
-
-
 @contextlib.contextmanager
 def detector_settings(root):
     """The baseline's detectors and accepted findings (detect-secrets' defaults without one)."""
-    baseline, collection_class, default_settings = _detect_secrets()
-    from detect_secrets.settings import get_settings
+    if secrets_baseline is None:
+        raise SystemExit("ERROR: detect-secrets is missing: pip install -r requirements-dev.txt (make venv)")
     path = os.path.join(root, BASELINE)
     with default_settings():
-        accepted = baseline.load(baseline.load_from_file(path), BASELINE) if os.path.isfile(path) else collection_class()
+        accepted = (secrets_baseline.load(secrets_baseline.load_from_file(path), BASELINE)
+                    if os.path.isfile(path) else SecretsCollection())
         if not get_settings().plugins:
             raise SystemExit("ERROR: %s enables no detector: remove it and run %s --update-baseline" % (BASELINE, sys.argv[0]))
         yield accepted
@@ -273,8 +270,7 @@ def detector_settings(root):
 
 def scan(files):
     """Findings in these files (paths relative to the working directory, the root)."""
-    _, collection_class, _ = _detect_secrets()
-    found = collection_class()
+    found = SecretsCollection()
     found.scan_files(*sorted(files))
     return found
 
@@ -295,16 +291,15 @@ def check_secrets(root):
 
 
 def update_baseline(root):
-    baseline, _, _ = _detect_secrets()
     with detector_settings(root) as accepted:
         found = scan(tree_files(root))
         found.merge(accepted)  # keeps the labels of findings already audited
-        baseline.save_to_file(found, os.path.join(root, BASELINE))
-    print("%s: %d accepted findings in %d files" % (BASELINE, sum(1 for _ in found), len(found.files)))
+        secrets_baseline.save_to_file(found, os.path.join(root, BASELINE))
+    print("%s: %d accepted findings in %d files" % (BASELINE, len(list(found)), len(found.files)))
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     parser.add_argument("--update-baseline", action="store_true")
     args = parser.parse_args(argv)
