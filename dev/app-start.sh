@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The service container's command (dev/dev.yml): install dependencies when the lockfile or
 # Node.js changed, migrate as the owner role, then run the TypeScript compiler and Node.js both
 # watching, so a saved .ts file is compiled and the service restarted within seconds. The

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The service's tests on a database of their own (scripts/dev.sh test), run in the service
 # container: the template is migrated, a database is cloned from it for this run, the tests'
 # Redis database is emptied, and the tests run on a copy of the source with DATABASE_URL and
@@ -36,9 +36,9 @@ echo "bb-dev: test database $db (a clone of $template), Redis database ${TEST_RE
 tar -C /app --exclude=./node_modules --exclude=./.test-build --exclude=./dist -c . | tar -C "$work" -x
 ln -s /app/node_modules "$work/node_modules"
 cd "$work"
-export DATABASE_URL="${TEST_DATABASE_URL%/*}/$db" REDIS_URL=$TEST_REDIS_URL
-unset MIGRATION_DATABASE_URL TEST_DATABASE_URL TEST_REDIS_URL TEST_REDIS_ADMIN_URL
+# Only what the tests are given: none of the service's development settings.
+test_env=(env -i "HOME=$HOME" "PATH=$PATH" "DATABASE_URL=${TEST_DATABASE_URL%/*}/$db" "REDIS_URL=$TEST_REDIS_URL")
 for script in "$@"; do
   echo "bb-dev: npm run $script"
-  npm run "$script"
+  "${test_env[@]}" npm run "$script"
 done

@@ -19,7 +19,7 @@ def main():
     keep_time = args[:1] == ["--keep-time"]
     name = args[-1]
     for raw in sys.stdin:
-        stamp, _, line = raw.rstrip("\n").partition(" ")
+        stamp, line = (raw.rstrip("\n").split(" ", 1) + [""])[:2]
         # --keep-time leaves docker's full timestamp first, to sort several services' lines by.
         head = f"{stamp} " if keep_time else ""
         short = stamp[11:23]

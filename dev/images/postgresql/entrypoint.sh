@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Create the cluster in PGDATA on first start (superuser password from POSTGRES_PASSWORD_FILE),
 # then run postgres as the postgres account in the foreground (PID 1: SIGINT is a fast shutdown).
 set -euo pipefail
