@@ -21,9 +21,14 @@ SCENARIOS ?= $(SLOW_SCENARIOS) $(filter-out $(SLOW_SCENARIOS),$(ALL_SCENARIOS))
 MOLECULE_JOBS ?= 3
 DISTRO ?= trixie
 APP := tests/fixtures/app
+# The development environment's images: official (Docker Hub) or local (built from Debian's packages).
+DEV_IMAGES ?= official
+# The local images start from the test-host base image.
+DEV_NEEDS := venv collection docker $(if $(filter local,$(DEV_IMAGES)),images)
 
 .PHONY: help tools venv collection docker images pkg-cache provisioned lint yamllint ansible-lint specs shellcheck rules actionlint \
-	inventories secrets-baseline sanity units app-test molecule test test-matrix build demo demo-down clean deploy promote rollback status ee
+	inventories secrets-baseline sanity units app-test molecule test test-matrix build demo demo-down clean deploy promote rollback status ee \
+	dev dev-logs dev-app-test dev-stop dev-down dev-test
 
 help: ## list targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,7 +73,7 @@ specs: venv ## fail when a role's defaults and meta/argument_specs.yml differ
 	$(BIN)/python scripts/check-argspecs.py roles
 
 shellcheck: tools ## shell scripts, the sample service's included (sanity skips that Node project)
-	shellcheck -x scripts/*.sh bench/*.sh .ci/run tests/fixtures/*/scripts/*.sh
+	shellcheck -x scripts/*.sh bench/*.sh dev/*.sh .ci/run tests/fixtures/*/scripts/*.sh
 
 rules: venv tools ## the alert rules: promtool check rules, then their unit tests (tests/prometheus)
 	scripts/promtool-tests.sh
@@ -127,6 +132,24 @@ deploy promote rollback status: venv collection ## deploy.yml, promote.yml, roll
 
 ee: venv ## the execution environment's build context (ansible-builder create) in build/ee, for AWX or ansible-navigator
 	ansible-builder create --file execution-environment.yml --context build/ee --output-filename Containerfile
+
+dev: $(DEV_NEEDS) ## development environment: PostgreSQL, Redis, the service from its source (DEV_IMAGES=local without a registry)
+	BB_DEV_IMAGES=$(DEV_IMAGES) scripts/dev.sh up
+
+dev-logs: ## every service's log of the development environment (FOLLOW=1 follows)
+	scripts/dev.sh logs $(if $(FOLLOW),-f)
+
+dev-app-test: ## the sample service's tests in the development environment, on a database of their own
+	scripts/dev.sh test
+
+dev-stop: ## stop the development environment (containers and data stay)
+	scripts/dev.sh stop
+
+dev-down: ## remove the development environment's containers and network (VOLUMES=1: its data too)
+	scripts/dev.sh down $(if $(filter 1,$(VOLUMES)),--volumes)
+
+dev-test: venv collection images ## the development environment's own test: up, hot reload, isolated tests, logs, down
+	scripts/dev-test.sh
 
 clean: ## remove generated files (keeps images and the venv)
 	rm -rf build .collections tests/output .pytest_cache

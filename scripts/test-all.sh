@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 steps=("$@")
-(( ${#steps[@]} )) || steps=(tools lint sanity units build app-test molecule)
+(( ${#steps[@]} )) || steps=(tools lint sanity units build app-test dev-test molecule)
 budget=${BB_TEST_BUDGET:-3600}
 distro=${DISTRO:-trixie}
 table=.cache/test-times.txt
