@@ -44,7 +44,7 @@ options:
     type: dict
     required: true
 notes:
-  - Use C(no_log) on the task: its arguments hold the new values.
+  - Use C(no_log) on the task, whose arguments hold the new values.
 """
 
 EXAMPLES = r"""
