@@ -34,12 +34,17 @@ def _key_line(lines, name):
     return found[0] if found else None
 
 
+def _continues(lines, index):
+    """Whether line ``index`` belongs to the value above it (indented, or blank before an indented one)."""
+    if lines[index][:1] in (" ", "\t"):
+        return True
+    return not lines[index].strip() and index + 1 < len(lines) and lines[index + 1][:1] in (" ", "\t")
+
+
 def _value_end(lines, start):
-    """Index after the last line of the value that starts on ``start`` (indented or blank
-    continuation lines belong to it)."""
+    """Index after the last line of the value that starts on ``start``."""
     end = start + 1
-    while end < len(lines) and (lines[end][:1] in (" ", "\t") or (not lines[end].strip() and end + 1 < len(lines)
-                                                                   and lines[end + 1][:1] in (" ", "\t"))):
+    while end < len(lines) and _continues(lines, end):
         end += 1
     return end
 
