@@ -15,3 +15,11 @@ def test_filter_masks_a_url_encoded_password_in_command_output():
 def test_filter_refuses_a_single_string():
     with pytest.raises(AnsibleFilterError, match="list of secrets"):
         FilterModule().filters()["mask_secrets"]("text", "secret")
+
+
+def test_secret_forms_of_a_dict_and_a_list():
+    from ansible_collections.boosterbeacon.infra.plugins.filter.mask import secret_forms
+    assert secret_forms({"a": "p@ss/w rd", "b": ""}) == sorted(["p@ss/w rd", "p%40ss%2Fw%20rd", "p%40ss/w%20rd", "p%40ss%2Fw+rd"])
+    assert secret_forms(["x"]) == ["x"]
+    with pytest.raises(AnsibleFilterError):
+        secret_forms("single")
