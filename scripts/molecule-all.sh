@@ -5,8 +5,9 @@
 #   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_LOG_DIR)
 # Scenarios are started in the order given: put the longest first. Test hosts share the package
 # cache (scripts/pkg-cache.sh); scenarios started from the provisioned image (their molecule.yml
-# names boosterbeacon/provisioned) wait for scripts/provisioned-image.sh, which runs beside the
-# others from the start and rebuilds that image only when what goes into it changed.
+# names boosterbeacon/provisioned) need scripts/provisioned-image.sh, which runs beside the
+# others from the start and rebuilds that image only when what goes into it changed. Until it is
+# there, a free slot goes to the first scenario in the list that does not need it.
 set -euo pipefail
 
 distro=${MOLECULE_DISTRO:-trixie}
@@ -16,7 +17,7 @@ logdir=${MOLECULE_LOG_DIR:-.cache/molecule-logs/$distro}
 command -v molecule >/dev/null || { echo "ERROR: molecule is missing (run 'make venv')" >&2; exit 1; }
 
 rm -rf "$logdir" && mkdir -p "$logdir"
-# Interrupted, take every scenario and the image build down too (xargs would go on otherwise).
+# Interrupted, take every scenario and the image build down too.
 trap 'trap - INT TERM; kill 0' INT TERM
 
 BB_PKG_CACHE_ADDR=$(scripts/pkg-cache.sh up)
@@ -50,13 +51,40 @@ run_one() {
   fi
   printf '%s %-24s %4ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" | tee "$logdir/$scenario.result"
 }
-export -f run_one uses_snapshot
-export distro logdir
+# The first scenario in the list that may start now: any before the image is there would
+# hold a slot doing nothing.
+next_ready() {
+  local scenario
+  for scenario in "${pending[@]}"; do
+    if [[ -f $logdir/_provisioned-image.result ]] || ! uses_snapshot "$scenario"; then
+      echo "$scenario"
+      return
+    fi
+  done
+}
 
 started=$(date +%s)
 echo "=== molecule: $# scenarios on $distro, $jobs at a time; logs in $logdir"
-# shellcheck disable=SC2016 # $1 is expanded by the inner bash
-printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one "$1"' _ {} || true
+pending=("$@")
+running=()
+while (( ${#pending[@]} + ${#running[@]} )); do
+  alive=()
+  for pid in "${running[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then alive+=("$pid"); else wait "$pid" || true; fi
+  done
+  running=("${alive[@]}")
+  next=""
+  (( ${#running[@]} >= jobs )) || next=$(next_ready)
+  if [[ -n $next ]]; then
+    run_one "$next" &
+    running+=("$!")
+    left=()
+    for scenario in "${pending[@]}"; do [[ $scenario == "$next" ]] || left+=("$scenario"); done
+    pending=("${left[@]}")
+  else
+    sleep 2
+  fi
+done
 wait
 
 

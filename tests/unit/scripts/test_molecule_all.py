@@ -1,0 +1,102 @@
+# The scenario scheduler of `make molecule` (scripts/molecule-all.sh) on a scratch tree with a
+# fake `molecule` and a fake image build that record when each starts: the slots, the order,
+# scenarios waiting for the provisioned-host image without holding a slot, and the exit status.
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+FAKE_MOLECULE = """#!/bin/bash
+# molecule test -s <name>: log start and end, fail for the names in FAIL.
+echo "start $3 $(date +%s.%N)" >>"$EVENTS"
+sleep "${SLEEP:-0.5}"
+echo "end $3 $(date +%s.%N)" >>"$EVENTS"
+[[ " $FAIL " != *" $3 "* ]]
+"""
+FAKE_IMAGE = """#!/bin/bash
+echo "start (image) $(date +%s.%N)" >>"$EVENTS"
+sleep "$IMAGE_SLEEP"
+echo "end (image) $(date +%s.%N)" >>"$EVENTS"
+"""
+FAKE_CACHE = """#!/bin/bash
+[[ $1 == stats ]] || echo 192.0.2.1
+"""
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "tree"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts/molecule-all.sh", root / "scripts/molecule-all.sh")
+    for name, text in (("provisioned-image.sh", FAKE_IMAGE), ("pkg-cache.sh", FAKE_CACHE)):
+        (root / "scripts" / name).write_text(text)
+        (root / "scripts" / name).chmod(0o755)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "molecule").write_text(FAKE_MOLECULE)
+    (bindir / "molecule").chmod(0o755)
+    for name, image in (("deploy", "provisioned"), ("secrets", "provisioned"),
+                        ("multihost", "debian"), ("provision", "debian"), ("redis", "debian")):
+        (root / "molecule" / name).mkdir(parents=True)
+        (root / "molecule" / name / "molecule.yml").write_text(
+            "platforms:\n  - image: boosterbeacon/%s:trixie\n" % image)
+    return root, bindir, tmp_path / "events"
+
+
+def run(tree, scenarios, jobs, image_sleep, fail="", sleep=0.5):
+    root, bindir, events = tree
+    env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]), EVENTS=str(events),
+               MOLECULE_JOBS=str(jobs), IMAGE_SLEEP=str(image_sleep), FAIL=fail, SLEEP=str(sleep))
+    result = subprocess.run(["bash", "scripts/molecule-all.sh"] + scenarios, cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    times = {}
+    for line in events.read_text().splitlines():
+        what, name, stamp = line.split()
+        times.setdefault(name, {})[what] = float(stamp)
+    return result, times
+
+
+def test_scenarios_needing_the_image_do_not_hold_a_slot_while_it_builds(tree):
+    result, times = run(tree, ["deploy", "multihost", "secrets", "provision", "redis"], jobs=2, image_sleep=2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    image_ready = times["(image)"]["end"]
+    # Both slots go to scenarios on the bare image while the image builds, side by side...
+    assert times["provision"]["start"] < times["multihost"]["end"]
+    assert times["multihost"]["start"] < image_ready and times["provision"]["start"] < image_ready
+    # ...and the two that need it start only once it is there, the first listed first.
+    assert times["deploy"]["start"] >= image_ready and times["secrets"]["start"] >= image_ready
+    for line in ("PASS deploy", "PASS secrets", "PASS redis", "PASS (provisioned-image)"):
+        assert line in result.stdout
+
+
+def test_once_the_image_is_there_the_list_order_wins_again(tree):
+    result, times = run(tree, ["deploy", "redis", "secrets", "provision"], jobs=1, image_sleep=1, sleep=1.5)
+    assert result.returncode == 0, result.stdout + result.stderr
+    order = sorted((t["start"], name) for name, t in times.items() if name != "(image)")
+    assert [name for _, name in order] == ["redis", "deploy", "secrets", "provision"]
+
+
+def test_never_more_scenarios_at_once_than_the_slots(tree):
+    result, times = run(tree, ["multihost", "provision", "redis"], jobs=2, image_sleep=0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    scenarios = [name for name in times if name != "(image)"]
+    for name in scenarios:
+        at = times[name]["start"]
+        running = [n for n in scenarios if times[n]["start"] <= at < times[n]["end"]]
+        assert len(running) <= 2, (name, running)
+    # The third waits for a free slot.
+    assert times["redis"]["start"] >= min(times["multihost"]["end"], times["provision"]["end"])
+
+
+def test_a_failed_scenario_fails_the_run_and_is_named(tree):
+    result, _ = run(tree, ["multihost", "redis", "deploy"], jobs=3, image_sleep=0, fail="redis")
+    assert result.returncode == 1
+    assert "FAIL redis" in result.stdout
+    assert "FAILED on trixie: redis" in result.stdout
+    assert "PASS deploy" in result.stdout and "PASS multihost" in result.stdout
