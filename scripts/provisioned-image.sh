@@ -63,6 +63,11 @@ if ! BB_PROVISIONED_CONTAINER=$container ANSIBLE_FORCE_COLOR=0 ANSIBLE_CALLBACKS
   exit 1
 fi
 
+# Work the roles left running in the background (AIDE's first database) ends first, so that
+# every copy does not start it again.
+docker exec "$container" timeout 900 sh -c \
+  'while [ "$(systemctl show -p ActiveState --value boosterbeacon-aide-init)" = activating ]; do sleep 2; done' \
+  || echo "WARNING: AIDE's first database was still being built after 15 minutes" >&2
 # A clean shutdown first, so PostgreSQL and Redis start from a consistent state in every copy.
 docker stop -t 120 "$container" >/dev/null
 docker commit -c "LABEL bb.key=$key" -c 'CMD ["/lib/systemd/systemd"]' "$container" "$image" >/dev/null
