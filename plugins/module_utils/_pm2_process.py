@@ -407,8 +407,11 @@ class Pm2Process(Manager):
     def start_definition(self, app_name):
         """`pm2 start` a JSON ecosystem file holding the evaluated definition under ``app_name``.
         It carries the cwd PM2 would have used, so PM2 keeps cwd and script as given; it holds the
-        app's environment, so only the PM2 user can read it, and it is gone after the start."""
-        tmpdir = tempfile.mkdtemp(prefix="pm2-definition-")
+        app's environment, so only the PM2 user can read it, and it is gone after the start. It is
+        made in PM2's home: root's own temporary directory may be closed to the PM2 user
+        (libpam-tmpdir gives each session a private TMPDIR)."""
+        home = self.pm2_home if os.path.isdir(self.pm2_home) else None
+        tmpdir = tempfile.mkdtemp(prefix="pm2-definition-", dir=home)
         try:
             path = os.path.join(tmpdir, "%s.json" % _safe_name(app_name))
             write_json_atomic(path, {"apps": [dict(self.wanted_app, name=app_name)]}, mode=0o600, exclusive=True)

@@ -596,3 +596,12 @@ def test_an_unknown_user_is_a_clear_failure(run_module, fake_commands):
     result = run_module(pm2_process, args(user="no-such-user-x", pm2_home=None))
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to find user no-such-user-x")
+
+
+def test_the_handover_definition_is_written_in_pm2s_home(run_module, fake_commands, tmp_path):
+    # Root's TMPDIR may be private to its session (libpam-tmpdir), closed to the PM2 user.
+    me = pwd.getpwuid(os.getuid()).pw_name
+    sim = Pm2Sim(fake_commands, dict(APP, node_args="--max-old-space-size=200"))
+    sim.run("web", APP)
+    run_module(pm2_process, rargs(state="reloaded", user=me, expect_path=R2, pm2_home=str(tmp_path)))
+    assert sim.started and all(path.startswith(str(tmp_path) + "/pm2-definition-") for path, _, _ in sim.started)
