@@ -604,4 +604,4 @@ def test_the_handover_definition_is_written_in_pm2s_home(run_module, fake_comman
     sim = Pm2Sim(fake_commands, dict(APP, node_args="--max-old-space-size=200"))
     sim.run("web", APP)
     run_module(pm2_process, rargs(state="reloaded", user=me, expect_path=R2, pm2_home=str(tmp_path)))
-    assert sim.started and all(path.startswith(str(tmp_path) + "/pm2-definition-") for path, _, _ in sim.started)
+    assert sim.started and all(started[0].startswith(str(tmp_path) + "/pm2-definition-") for started in sim.started)
