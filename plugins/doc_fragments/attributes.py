@@ -33,6 +33,17 @@ attributes:
       - boosterbeacon.infra.infra
 """
 
+    # A module that changes things and predicts and shows its changes in full; details of either
+    # stay in the module (its attributes are merged over these).
+    CHECK_AND_DIFF = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
     INFO_MODULE = r"""
 options: {}
 attributes:

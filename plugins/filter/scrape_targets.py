@@ -184,7 +184,4 @@ def probe_modules(lb_hosts, hostvars, ca_files=None, ca_file="", server_name="",
 
 class FilterModule(object):
     def filters(self):
-        return {
-            "scrape_configs": scrape_configs,
-            "probe_modules": probe_modules,
-        }
+        return {"scrape_configs": scrape_configs, "probe_modules": probe_modules}

@@ -122,10 +122,5 @@ def firewall_openings(host, groups, hostvars):
 
 class FilterModule(object):
     def filters(self):
-        return {
-            "private_address": private_address,
-            "address_from": address_from,
-            "upstream_servers": upstream_servers,
-            "remote_networks": remote_networks,
-            "firewall_openings": firewall_openings,
-        }
+        return {"private_address": private_address, "address_from": address_from, "upstream_servers": upstream_servers,
+                "remote_networks": remote_networks, "firewall_openings": firewall_openings}

@@ -2,9 +2,12 @@
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every module of the collection shares: the one shell every main() runs, the one error
-type it turns into fail_json,
-UTC time stamps, JSON files read leniently and written atomically, and account look-ups that
-fail with a message instead of a KeyError."""
+type it turns into fail_json, UTC time stamps, JSON files read leniently and files written
+atomically, and account look-ups that fail with a message instead of a KeyError.
+
+The scripts the roles install on hosts (pg_dumps, prometheus_exporters, security_scans) import
+this file too, from a copy the role installs beside them: it needs nothing but the standard
+library at import time."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,6 +18,7 @@ import json
 import os
 import pwd
 import shutil
+import tempfile
 import time
 
 
@@ -67,18 +71,20 @@ def read_json(path):
         return None
 
 
-def write_json_atomic(path, data, mode=0o644, exclusive=False):
-    """Write ``data`` so that readers see the old file or the whole new one, never a part.
+def write_file_atomic(path, data, mode=0o644, exclusive=False):
+    """Write ``data`` (text or bytes) so that readers see the old file or the whole new one,
+    never a part.
 
-    A temporary file in the same directory is written and fsynced, then renamed over ``path``;
-    with ``exclusive`` it is hard-linked instead, which fails with FileExistsError when ``path``
-    exists (a lock that never shows up empty)."""
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    A private temporary file in the same directory is written and fsynced, then given ``mode``
+    and renamed over ``path``; with ``exclusive`` it is hard-linked instead, which fails with
+    FileExistsError when ``path`` exists (a lock that never shows up empty). The temporary name
+    is hidden and ends in ``.tmp``, so a reader that globs for the final suffix (the node
+    exporter's ``*.prom``) never sees it."""
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -87,10 +93,15 @@ def write_json_atomic(path, data, mode=0o644, exclusive=False):
             os.unlink(tmp)
         else:
             os.replace(tmp, path)
-    except Exception:
+    except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path, data, mode=0o644, exclusive=False):
+    """``data`` as indented JSON with sorted keys, written as write_file_atomic does."""
+    write_file_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode, exclusive=exclusive)
 
 
 # -- accounts --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Edit top-level string values of a YAML vars file as text, so its comments, order and tags
-(``!unsafe``) stay as they were; and write a file atomically."""
+(``!unsafe``) stay as they were; and write it back atomically, keeping its mode."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +10,8 @@ __metaclass__ = type
 
 import os
 import re
-import tempfile
+
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import write_file_atomic
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -75,19 +76,7 @@ def set_values(text, values):
 
 
 def atomic_write(path, data):
-    """Replace ``path`` with ``data`` (bytes) by rename(2), keeping its mode: a reader sees the
-    old file or the new one, never a part."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Replace ``path`` with ``data`` (bytes) by rename(2), keeping its mode (0600 for a new
+    file): a reader sees the old file or the new one, never a part."""
     mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, data, mode=mode)

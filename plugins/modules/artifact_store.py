@@ -19,10 +19,6 @@ description:
   - O(state=recorded) files a deploy or a rollback; O(state=promotable) finds the artifact a promotion may deploy
     and fails, changing nothing, when the source environment never ran it or its smoke tests there did not pass.
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
   idempotent:
     support: partial
     details: O(state=promotable) only reads. O(state=recorded) files an event, so each call changes the record.
@@ -32,6 +28,7 @@ author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup
+  - boosterbeacon.infra.attributes.check_and_diff
 options:
   store:
     description: Directory of the store; created when missing.

@@ -27,11 +27,9 @@ author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup
+  - boosterbeacon.infra.attributes.check_and_diff
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows instance count, statuses and working directories before and after, and with
       O(replace_changed) the compared definition.
   idempotent:

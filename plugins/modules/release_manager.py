@@ -23,10 +23,6 @@ description:
     O(free_space_factor)), before it changes anything.
   - O(state=failed) works on a full filesystem, see O(state).
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
   idempotent:
     support: full
     details: O(state=active), O(state=rollback) with a release id, and O(state=locked) with O(lock_token) are idempotent.
@@ -36,6 +32,7 @@ author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
   - boosterbeacon.infra.attributes.actiongroup
+  - boosterbeacon.infra.attributes.check_and_diff
 options:
   app_root:
     description: Absolute path of the application root, for example C(/srv/boosterbeacon).

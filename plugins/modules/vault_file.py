@@ -23,11 +23,9 @@ description:
 author: BoosterBeacon operators (@boosterbeacon)
 extends_documentation_fragment:
   - boosterbeacon.infra.attributes
+  - boosterbeacon.infra.attributes.check_and_diff
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details:
       - The diff names the variables that change, never their values.
   idempotent:

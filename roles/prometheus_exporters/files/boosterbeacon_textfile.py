@@ -25,8 +25,12 @@ import os
 import pwd
 import subprocess
 import sys
-import tempfile
 import time
+
+# The collection's shared code (plugins/module_utils/_common.py): the role installs it under
+# python/ beside this script; the collection's own tests import it from the working tree.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import write_file_atomic  # noqa: E402
 
 BACKUP_FILE = "boosterbeacon_backup.prom"
 CERTIFICATE_FILE = "boosterbeacon_certificate.prom"
@@ -67,22 +71,6 @@ class Metrics:
                 label_text = ",".join('%s="%s"' % (k, escape(v)) for k, v in sorted(labels.items()))
                 lines.append("%s%s %s" % (name, "{%s}" % label_text if label_text else "", number(value)))
         return "\n".join(lines) + "\n"
-
-
-def write_atomically(directory, name, text):
-    """Write DIR/NAME through a temporary file in DIR and a rename: a scrape sees old or new."""
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def epoch_of(text):
@@ -286,7 +274,7 @@ def run_backups(args):
         if why:
             print("%s: %s" % (tool, why), file=sys.stderr)
         sources.append((tool, status))
-    write_atomically(args.dir, BACKUP_FILE, backup_metrics(sources).render())
+    write_file_atomic(os.path.join(args.dir, BACKUP_FILE), backup_metrics(sources).render())
     return 0
 
 
@@ -298,7 +286,7 @@ def run_certificates(args):
         except (OSError, ValueError) as err:
             print("%s: %s" % (path, err), file=sys.stderr)
             results.append((path, None))
-    write_atomically(args.dir, CERTIFICATE_FILE, certificate_metrics(results).render())
+    write_file_atomic(os.path.join(args.dir, CERTIFICATE_FILE), certificate_metrics(results).render())
     return 0
 
 
@@ -308,14 +296,14 @@ def run_status(args):
 
 def collect_pm2(args, clock=time.time):
     if not daemon_running(args.pm2_home):
-        write_atomically(args.dir, PM2_FILE, pm2_metrics([], clock(), daemon_up=False).render())
+        write_file_atomic(os.path.join(args.dir, PM2_FILE), pm2_metrics([], clock(), daemon_up=False).render())
         return 0
     try:
         processes = jlist(args.user, args.pm2_home, args.pm2)
     except (OSError, ValueError, subprocess.TimeoutExpired, KeyError) as err:
         print("Failed to read the PM2 process list: %s" % err, file=sys.stderr)
         return 1
-    write_atomically(args.dir, PM2_FILE, pm2_metrics(processes, clock()).render())
+    write_file_atomic(os.path.join(args.dir, PM2_FILE), pm2_metrics(processes, clock()).render())
     return 0
 
 

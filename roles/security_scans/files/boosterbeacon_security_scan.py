@@ -30,6 +30,11 @@ import sys
 import tempfile
 import time
 
+# The collection's shared code (plugins/module_utils/_common.py): the role installs it under
+# python/ beside this script; the collection's own tests import it from the working tree.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import write_file_atomic  # noqa: E402
+
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Severities written for each scanner, in this order, zeros included.
@@ -89,23 +94,6 @@ def render(scanner, now, findings=None, reason=None, hardening_index=None):
 
 def prom_name(scanner):
     return "boosterbeacon_security_%s.prom" % scanner
-
-
-def write_atomically(directory, name, text):
-    """Write DIR/NAME through a temporary file in DIR and a rename: a scrape sees old or new.
-    The temporary name does not end in .prom, so the node exporter never reads it."""
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- Lynis -----------------------------------------------------------------------------------
@@ -349,7 +337,7 @@ def run_scan(scanner, scan, args, clock=time.time):
         print("%s scan finished: %s%s" % (scanner, summary, more), file=sys.stderr)
     text = render(scanner, clock(), findings=findings, reason=reason, hardening_index=extra.get("hardening_index"))
     try:
-        write_atomically(args.dir, prom_name(scanner), text)
+        write_file_atomic(os.path.join(args.dir, prom_name(scanner)), text)
     except OSError as err:
         print("Failed to write %s in %s: %s" % (prom_name(scanner), args.dir, err), file=sys.stderr)
         return 1

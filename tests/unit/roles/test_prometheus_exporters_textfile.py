@@ -133,7 +133,19 @@ def test_run_backups_writes_the_file_and_reports_a_missing_status(tmp_path, caps
     assert got['boosterbeacon_backup_status_present{tool="pgbackrest"}'] == 0
     assert got['boosterbeacon_backup_status_present{tool="pg_dumps"}'] == 1
     assert oct(os.stat(tmp_path / tf.BACKUP_FILE).st_mode & 0o777) == "0o644"
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    # Written through write_file_atomic (module_utils/_common.py): no temporary file stays behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([tf.BACKUP_FILE, "status.json"])
+
+
+def test_runs_as_installed_with_the_collections_shared_code_beside_it(tmp_path):
+    # The host's python3, nothing of this checkout on its path: what the role installs is all it needs.
+    script = role_script.install(tmp_path / "lib", "prometheus_exporters", "boosterbeacon_textfile.py")
+    proc = subprocess.run(["/usr/bin/python3", "-I", script, "backups", "--dir", str(tmp_path),
+                           "--backup", "pg_dumps=%s" % (tmp_path / "missing.json")], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env={}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = samples((tmp_path / tf.BACKUP_FILE).read_text())
+    assert got['boosterbeacon_backup_status_present{tool="pg_dumps"}'] == 0
 
 
 def test_escape_labels():

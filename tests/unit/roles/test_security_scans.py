@@ -100,13 +100,31 @@ def test_promtool_accepts_the_files():
         assert proc.returncode == 0, proc.stdout
 
 
-def test_write_atomically_leaves_one_world_readable_file(tmp_path):
-    scan.write_atomically(str(tmp_path), "boosterbeacon_security_lynis.prom", "a 1\n")
-    scan.write_atomically(str(tmp_path), "boosterbeacon_security_lynis.prom", "a 2\n")
-    assert os.listdir(tmp_path) == ["boosterbeacon_security_lynis.prom"]
-    path = tmp_path / "boosterbeacon_security_lynis.prom"
-    assert path.read_text() == "a 2\n"
+def test_each_run_replaces_its_file_whole_and_world_readable(tmp_path):
+    # Written by the collection's write_file_atomic (module_utils/_common.py), which the role installs beside the script.
+    old = os.umask(0o077)
+    try:
+        for high in (1, 2):
+            assert scan.run_scan("debsecan", lambda a, high=high: ({"high": high}, {}), args(tmp_path)) == 0
+    finally:
+        os.umask(old)
+    assert os.listdir(tmp_path) == ["boosterbeacon_security_debsecan.prom"]
+    path = tmp_path / "boosterbeacon_security_debsecan.prom"
+    assert 'boosterbeacon_security_findings{scanner="debsecan",severity="high"} 2' in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_runs_as_installed_with_the_collections_shared_code_beside_it(tmp_path):
+    # The host's python3, nothing of this checkout on its path: what the role installs is all it needs.
+    script = role_script.install(tmp_path / "lib", "security_scans", "boosterbeacon_security_scan.py")
+    out = tmp_path / "textfile"
+    out.mkdir()
+    proc = subprocess.run(["/usr/bin/python3", "-I", script, "npm-audit", "--dir", str(out), "--user", "nobody",
+                           "--release", str(tmp_path / "none")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env={}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "no current release" in proc.stderr
+    assert 'boosterbeacon_security_scan_ok{scanner="npm_audit"} 0' in (out / "boosterbeacon_security_npm_audit.prom").read_text()
 
 
 def test_a_file_that_cannot_be_written_is_the_exit_status(tmp_path, capsys):

@@ -53,6 +53,22 @@ def test_write_json_atomic_leaves_no_temp_file_on_error(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_write_file_atomic_never_shows_a_part_and_cleans_up(tmp_path, monkeypatch):
+    path = str(tmp_path / "a.prom")
+    _common.write_file_atomic(path, "a 1\n")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    # The rename fails: the old file stays whole and the temporary file is gone.
+    monkeypatch.setattr(_common.os, "replace", full_disk)
+    with pytest.raises(OSError):
+        _common.write_file_atomic(path, "a 2\n")
+    assert os.listdir(tmp_path) == ["a.prom"]
+    assert open(path).read() == "a 1\n"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+
+
 def test_unknown_accounts_are_module_errors(tmp_path):
     me = pwd.getpwuid(os.getuid()).pw_name
     assert _common.account(me).pw_uid == os.getuid()
