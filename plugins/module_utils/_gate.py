@@ -45,7 +45,7 @@ class Operation:
     def record(self):
         """What check mode records for this operation instead of running it."""
         if self.kind == "run":
-            self.runner.record(self.argv)
+            self.runner.record(self.argv, self.run_kw.get("environ"))
         elif self.kind == "file":
             for line in self.shown:
                 self.runner.note(line)

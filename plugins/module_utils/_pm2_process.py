@@ -26,7 +26,7 @@ from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pm2
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import (
     ModuleError, account, read_json, write_json_atomic)
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._gate import Manager
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner, running_as_root
 
 HANDOVER_SUFFIX = "-handover"
 STATES = ("started", "present", "stopped", "restarted", "reloaded", "deleted")
@@ -409,13 +409,21 @@ class Pm2Process(Manager):
         It carries the cwd PM2 would have used, so PM2 keeps cwd and script as given; it holds the
         app's environment, so only the PM2 user can read it, and it is gone after the start. It is
         made in PM2's home: root's own temporary directory may be closed to the PM2 user
-        (libpam-tmpdir gives each session a private TMPDIR)."""
-        home = self.pm2_home if os.path.isdir(self.pm2_home) else None
-        tmpdir = tempfile.mkdtemp(prefix="pm2-definition-", dir=home)
+        (libpam-tmpdir gives each session a private TMPDIR). Not as root (a deploy account acting
+        as the PM2 user through sudo), beside the ecosystem file instead, in the deploy's own
+        directory, and given to the PM2 user's group, of which such an account is a member."""
+        shared = bool(self.p["user"]) and not running_as_root()
+        home = os.path.dirname(self.p["ecosystem"] or "") if shared else self.pm2_home
+        tmpdir = tempfile.mkdtemp(prefix="pm2-definition-", dir=home if os.path.isdir(home) else None)
         try:
             path = os.path.join(tmpdir, "%s.json" % _safe_name(app_name))
             write_json_atomic(path, {"apps": [dict(self.wanted_app, name=app_name)]}, mode=0o600, exclusive=True)
-            if self.p["user"]:
+            if shared:
+                group = account(self.p["user"]).pw_gid
+                for item, mode in ((tmpdir, 0o750), (path, 0o640)):
+                    os.chown(item, -1, group)
+                    os.chmod(item, mode)
+            elif self.p["user"]:
                 owner = account(self.p["user"])
                 for item in (tmpdir, path):
                     os.chown(item, owner.pw_uid, owner.pw_gid)

@@ -30,4 +30,6 @@ def libpq_environ(params):
         env["PGUSER"] = params["login_user"]
     if params.get("login_password"):
         env["PGPASSWORD"] = params["login_password"]
+    if params.get("ssl_rootcert"):
+        env["PGSSLROOTCERT"] = params["ssl_rootcert"]
     return env

@@ -13,12 +13,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import pwd
 import shlex
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._mask import mask
 
-__all__ = ["CommandError", "ModuleError", "Runner"]
+__all__ = ["CommandError", "ModuleError", "Runner", "running_as", "running_as_root"]
+
+
+def running_as_root():
+    return os.geteuid() == 0
+
+
+def running_as():
+    """The name of the account the module runs as."""
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 class CommandError(ModuleError):
@@ -45,16 +56,31 @@ class Runner:
     def _mask(self, text):
         return mask(text, self.secrets)
 
-    def wrap(self, argv):
+    def wrap(self, argv, environ=None):
         """Prefix argv so it runs as ``become_user`` with a clean, explicit environment."""
         if not self.become_user:
             return list(argv)
-        # runuser, not sudo: modules run as root, and runuser never prompts or reads sudoers.
-        return ["runuser", "-u", self.become_user, "--"] + list(argv)
+        # runuser, not sudo, as root: it never prompts or reads sudoers.
+        if running_as_root():
+            return ["runuser", "-u", self.become_user, "--"] + list(argv)
+        if self.become_user == running_as():
+            return list(argv)
+        # An account that sudoers lets act as become_user (a CI deploy account). sudo resets the
+        # environment: the variables are kept by name (a secret's value never enters argv), PATH
+        # is set after sudo, whose secure_path would replace it.
+        env = self._env(environ)
+        keep = sorted(k for k in env if k != "PATH")
+        return (["sudo", "-n"] + (["--preserve-env=" + ",".join(keep)] if keep else []) + ["-u", self.become_user, "--"]
+                + (["env", "PATH=" + env["PATH"]] if "PATH" in env else []) + list(argv))
 
-    def record(self, argv):
+    def _env(self, environ=None):
+        env = dict(self.environ)
+        env.update(environ or {})
+        return env
+
+    def record(self, argv, environ=None):
         """Record argv as it runs (wrapped, quoted, secrets masked) and return the full argv."""
-        full = self.wrap(argv)
+        full = self.wrap(argv, environ)
         self.note(" ".join(shlex.quote(a) for a in full))
         return full
 
@@ -64,9 +90,8 @@ class Runner:
 
     def run(self, argv, check_rc=True, environ=None, data=None, cwd=None, what=None):
         """Run argv and record it; raise CommandError when it fails and ``check_rc``."""
-        full = self.record(argv)
-        env = dict(self.environ)
-        env.update(environ or {})
+        full = self.record(argv, environ)
+        env = self._env(environ)
         rc, out, err = self.module.run_command(full, environ_update=env, data=data, cwd=cwd,
                                                binary_data=data is not None and isinstance(data, bytes))
         if check_rc and rc != 0:

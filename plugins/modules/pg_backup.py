@@ -51,7 +51,7 @@ options:
     description: Database to dump; with other states, only backups of this database are considered.
     type: str
   dest:
-    description: Directory of dumps and manifests (created 0700, owned by O(become_user)).
+    description: Directory of dumps and manifests (created 0700, owned by O(become_user), else by the account the module runs as).
     type: path
     default: /var/backups/boosterbeacon/postgresql
   label:
@@ -117,6 +117,11 @@ options:
         first row's first column is true, for example C(SELECT count(*) > 0 FROM app.users).
       - It runs as O(become_user) in the scratch database, which is dropped afterwards whatever the answer.
     type: str
+  ssl_rootcert:
+    description:
+      - CA certificate file that checks the server's certificate with O(ssl_mode=verify-ca) or O(ssl_mode=verify-full)
+        (libpq's C(sslrootcert), passed as C(PGSSLROOTCERT)).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -141,6 +146,20 @@ EXAMPLES = r"""
     target: boosterbeacon_restored
     create: true
     become_user: postgres
+
+# Without root: as the database owner over TCP, into a directory the account running it owns.
+- name: Back up before migrating, as the database owner
+  boosterbeacon.infra.pg_backup:
+    state: dump
+    database: boosterbeacon
+    label: pre-migration {{ release_id }}
+    dest: /var/backups/boosterbeacon-deploys
+    login_host: db1.internal
+    login_user: boosterbeacon_owner
+    login_password: "{{ vault_postgresql_owner_password }}"
+    ssl_mode: verify-full
+    ssl_rootcert: /etc/ssl/boosterbeacon-internal/ca.crt
+  no_log: true
 """
 
 RETURN = r"""
@@ -238,6 +257,7 @@ ARGUMENT_SPEC = dict(
     keep_weekly=dict(type="int", default=4),
     keep_monthly=dict(type="int", default=6),
     verify_query=dict(type="str"),
+    ssl_rootcert=dict(type="path"),
 )
 REQUIRED_IF = [("state", "dump", ["database"]), ("state", "restore", ["target"])]
 

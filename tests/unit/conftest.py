@@ -79,10 +79,12 @@ class FakeCommands:
     def __init__(self, table=None):
         self.table = dict(table or {})
         self.calls = []
+        self.environs = []
 
     def __call__(self, argv, **kwargs):
         argv = list(argv)
         self.calls.append(argv)
+        self.environs.append(kwargs.get("environ_update"))
         best = None
         for key in self.table:
             if tuple(argv[: len(key)]) == tuple(key) and (best is None or len(key) > len(best)):

@@ -1,5 +1,6 @@
 #!/bin/sh
-# A release's production dependencies, run as the service account by tasks/release.yml. An
+# A release's production dependencies, run by tasks/release.yml as the account that owns the
+# release (the service account, or app_deploy_owner when it is not root). An
 # earlier release installed from the same lockfile on the same Node.js ABI lends its
 # node_modules (hard links: no download, no copy); otherwise `npm ci --omit=dev`. Either way
 # `npm ls` must pass (npm ci can exit 0 yet leave truncated files on a full disk), and only then
@@ -12,9 +13,12 @@ cd "$release"
 key="$(sha256sum package-lock.json | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
 rm -f .deps-key
 
+# A lender's files must be this account's: the kernel refuses hard links to another account's
+# files (protected_hardlinks), as between releases installed as the service and by a deploy account.
 lender=''
 for other in "$@"; do
-  if [ "$other" != "$release" ] && [ -f "$other/.deps-key" ] && [ "$(cat "$other/.deps-key")" = "$key" ]; then
+  if [ "$other" != "$release" ] && [ -f "$other/.deps-key" ] && [ "$(cat "$other/.deps-key")" = "$key" ] \
+      && { [ ! -e "$other/node_modules" ] || [ -O "$other/node_modules" ]; }; then
     lender=$other
     break
   fi

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils import _runner
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import (
     CommandError,
     ModuleError,
@@ -83,3 +84,42 @@ def test_secrets_are_masked_in_recorded_commands():
     runner = Runner(FakeModule(), secrets=["hunter2", ""])
     runner.run(["redis-cli", "--pass", "hunter2", "PING"])
     assert runner.commands == ["redis-cli --pass ******** PING"]
+
+
+@pytest.fixture
+def as_ci(monkeypatch):
+    """The module runs as an unprivileged account (a CI deploy account), not as root."""
+    monkeypatch.setattr(_runner, "running_as_root", lambda: False)
+    monkeypatch.setattr(_runner, "running_as", lambda: "ci-deploy")
+
+
+def test_not_root_goes_through_sudo_keeping_the_environment_by_name(as_ci):
+    module = FakeModule()
+    runner = Runner(module, become_user="app", environ={"PM2_HOME": "/srv/app/.pm2", "PATH": "/usr/bin:/bin"},
+                    secrets=["hunter2"])
+    runner.run(["pm2", "save"], environ={"PGPASSWORD": "hunter2"})
+    call = module.calls[0]
+    assert call["argv"] == ["sudo", "-n", "--preserve-env=PGPASSWORD,PM2_HOME", "-u", "app", "--",
+                            "env", "PATH=/usr/bin:/bin", "pm2", "save"]
+    # The secret's value reaches the command through the environment only.
+    assert "hunter2" not in " ".join(call["argv"])
+    assert call["env"]["PGPASSWORD"] == "hunter2"
+    assert runner.commands == ["sudo -n --preserve-env=PGPASSWORD,PM2_HOME -u app -- env PATH=/usr/bin:/bin pm2 save"]
+
+
+def test_not_root_without_environment_is_a_bare_sudo(as_ci):
+    assert Runner(FakeModule(), become_user="app").wrap(["id"]) == ["sudo", "-n", "-u", "app", "--", "id"]
+
+
+def test_not_root_acting_as_itself_needs_no_prefix(as_ci):
+    module = FakeModule()
+    Runner(module, become_user="ci-deploy", environ={"PATH": "/usr/bin"}).run(["pg_dump", "--version"])
+    assert module.calls[0]["argv"] == ["pg_dump", "--version"]
+
+
+def test_check_mode_records_the_sudo_command_a_run_would_make(as_ci):
+    module = FakeModule(check_mode=True)
+    runner = Runner(module, become_user="app", environ={"PM2_HOME": "/p"})
+    runner.record(["pm2", "delete", "app"], environ={"EXTRA": "1"})
+    assert module.calls == []
+    assert runner.commands == ["sudo -n --preserve-env=EXTRA,PM2_HOME -u app -- pm2 delete app"]

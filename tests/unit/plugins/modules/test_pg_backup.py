@@ -237,3 +237,18 @@ def test_prune_and_list(run_module, fake_commands, tmp_path):
     listed = run_module(pg_backup, dict(state="query", dest=str(tmp_path), database="shop"))
     assert [b["name"] for b in listed["backups"]] == list(result["kept"]) and listed["changed"] is False
     assert listed["backups"][0]["name"] in names
+
+
+def test_dump_as_the_database_owner_without_root(run_module, fake_commands, tmp_path):
+    # A deploy account without root: no runuser, the owner's password and the CA in the environment only.
+    install_fakes(fake_commands)
+    result = dump(run_module, tmp_path / "deploys", login_host="db1.internal", login_user="shop_owner",
+                  login_password="owner-secret-42", ssl_mode="verify-full", ssl_rootcert="/etc/ssl/ca.crt")
+    assert result["changed"] is True and os.path.isfile(result["path"])
+    assert fake_commands.calls and all(c[0] in ("psql", "pg_dump", "pg_restore") for c in fake_commands.calls)
+    assert all("owner-secret-42" not in " ".join(c) for c in fake_commands.calls)
+    assert "owner-secret-42" not in json.dumps(result)
+    env = fake_commands.environs[0]
+    assert (env["PGHOST"], env["PGUSER"], env["PGPASSWORD"]) == ("db1.internal", "shop_owner", "owner-secret-42")
+    assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", "/etc/ssl/ca.crt")
+    assert oct(os.stat(tmp_path / "deploys").st_mode & 0o777) == "0o700"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import sys
 
 import pytest
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pm2, _pm2_process
+from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pm2, _pm2_process, _runner
 from ansible_collections.boosterbeacon.infra.plugins.modules import pm2_process
 
 PM2 = "/usr/bin/pm2"
@@ -605,3 +606,33 @@ def test_the_handover_definition_is_written_in_pm2s_home(run_module, fake_comman
     sim.run("web", APP)
     run_module(pm2_process, rargs(state="reloaded", user=me, expect_path=R2, pm2_home=str(tmp_path)))
     assert sim.started and all(started[0].startswith(str(tmp_path) + "/pm2-definition-") for started in sim.started)
+
+
+def test_not_root_the_handover_definition_is_written_beside_the_ecosystem_for_the_pm2_group(
+        run_module, fake_commands, tmp_path, monkeypatch):
+    # A deploy account acting as the PM2 user through sudo cannot write PM2's home: the file goes
+    # into the ecosystem file's directory, readable by the PM2 user's group only, and is removed.
+    monkeypatch.setattr(_runner, "running_as_root", lambda: False)
+    monkeypatch.setattr(_runner, "running_as", lambda: "ci-deploy")
+    monkeypatch.setattr(_pm2_process, "running_as_root", lambda: False)
+    me = pwd.getpwuid(os.getuid())
+    eco_dir = tmp_path / "app"
+    eco_dir.mkdir()
+    monkeypatch.setattr(sys.modules[__name__], "ECO", str(eco_dir / "ecosystem.config.js"))
+    sim = Pm2Sim(fake_commands, dict(APP, node_args="--max-old-space-size=200"))
+    sim.run("web", APP)
+    modes = []
+
+    def sudo(argv):
+        # sudo -n --preserve-env=... -u <user> -- env PATH=... <argv>
+        files = [a for a in argv if a.endswith(".json")]
+        modes.extend(oct(os.stat(os.path.dirname(f)).st_mode & 0o777) for f in files)
+        return fake_commands(argv[argv.index("--") + 3:])
+    fake_commands.table[("sudo",)] = sudo
+    result = run_module(pm2_process, rargs(state="reloaded", user=me.pw_name, expect_path=R2, pm2_home=str(tmp_path / "pm2"),
+                                           ecosystem=ECO))
+    assert result["action"] == "replace", result
+    assert [started[0].startswith(str(eco_dir) + "/pm2-definition-") for started in sim.started] == [True, True]
+    assert [started[2] for started in sim.started] == ["0o640", "0o640"] and modes == ["0o750", "0o750"]
+    assert os.listdir(eco_dir) == []
+    assert all(c[:2] == ["sudo", "-n"] for c in fake_commands.calls if c[0] not in (PM2, NODE))
