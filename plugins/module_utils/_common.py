@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every module of the collection shares: the one shell every main() runs, the one error
 type it turns into fail_json, UTC time stamps, JSON files read leniently and files written
-atomically, and account look-ups that fail with a message instead of a KeyError.
+atomically, what `pm2 jlist` prints, and account look-ups that fail with a message instead of a KeyError.
 
 The scripts the roles install on hosts (pg_dumps, prometheus_exporters, security_scans) import
 this file too, from a copy the role installs beside them: it needs nothing but the standard
@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import pwd
+import re
 import shutil
 import tempfile
 import time
@@ -105,6 +106,25 @@ def write_json_atomic(path, data, mode=0o644, exclusive=False):
 
 
 # -- accounts --------------------------------------------------------------------------------
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def pm2_jlist(output):
+    """The JSON list `pm2 jlist` prints. PM2 may print notices before it (spawning its daemon)
+    and, on the same line, after it (``[][PM2][WARN] No process found`` from a daemon it just
+    spawned), coloured or not. Raises ValueError when there is no list."""
+    text = _ANSI.sub("", output)
+    decoder = json.JSONDecoder()
+    for start in re.finditer(r"^[ \t]*\[", text, re.M):
+        try:
+            data = decoder.raw_decode(text, start.end() - 1)[0]
+        except ValueError:
+            continue
+        if isinstance(data, list):
+            return data
+    raise ValueError("no JSON list in the output of pm2 jlist: %s" % text.strip()[:300])
+
+
 def account(user):
     """The passwd entry of ``user``; an unknown user is a ModuleError naming the option to fix."""
     try:

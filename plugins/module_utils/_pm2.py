@@ -14,6 +14,7 @@ import pwd
 import re
 import time
 
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_jlist
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
 
 # Where npm's global binaries land on Debian; never rely on a login shell's PATH.
@@ -43,17 +44,11 @@ def pm2_environ(user=None, pm2_home=None):
 
 
 def parse_jlist(output):
-    """The JSON array `pm2 jlist` prints, skipping anything pm2 printed before it."""
-    text = output.strip()
-    for start in [i for i, line in enumerate(text.splitlines()) if line.lstrip().startswith("[")]:
-        candidate = "\n".join(text.splitlines()[start:])
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(data, list):
-            return data
-    raise ModuleError("Failed to read pm2 jlist: no JSON list in its output: %s" % text[:300])
+    """The JSON array `pm2 jlist` prints, without what pm2 printed around it."""
+    try:
+        return pm2_jlist(output)
+    except ValueError as exc:
+        raise ModuleError("Failed to read pm2 jlist: %s" % exc)
 
 
 def summarize(process, now=None):

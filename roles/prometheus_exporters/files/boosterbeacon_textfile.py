@@ -30,7 +30,7 @@ import time
 # The collection's shared code (plugins/module_utils/_common.py): the role installs it under
 # python/ beside this script; the collection's own tests import it from the working tree.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import write_file_atomic  # noqa: E402
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_jlist, write_file_atomic  # noqa: E402
 
 BACKUP_FILE = "boosterbeacon_backup.prom"
 CERTIFICATE_FILE = "boosterbeacon_certificate.prom"
@@ -198,21 +198,6 @@ def certificate_metrics(results, metrics=None):
 
 # --- PM2 -------------------------------------------------------------------------------------
 
-def parse_jlist(output):
-    """The JSON array `pm2 jlist` prints, skipping anything pm2 printed before it."""
-    lines = output.strip().splitlines()
-    for start, line in enumerate(lines):
-        if not line.lstrip().startswith("["):
-            continue
-        try:
-            data = json.loads("\n".join(lines[start:]))
-        except ValueError:
-            continue
-        if isinstance(data, list):
-            return data
-    raise ValueError("no JSON list in the output of pm2 jlist")
-
-
 def pm2_metrics(processes, now, daemon_up=True, metrics=None):
     """Metrics of each process of `pm2 jlist` (its environment is never looked at)."""
     metrics = metrics or Metrics()
@@ -261,7 +246,7 @@ def jlist(user, pm2_home, pm2, timeout=10, run=subprocess.run):
                env=env, cwd=pm2_home, timeout=timeout, check=False, **kwargs)
     if proc.returncode != 0:
         raise ValueError("pm2 jlist exited %d" % proc.returncode)
-    return parse_jlist(proc.stdout)
+    return pm2_jlist(proc.stdout)
 
 
 # --- commands --------------------------------------------------------------------------------

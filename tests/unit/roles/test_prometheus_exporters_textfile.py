@@ -191,13 +191,6 @@ JLIST = [
 ]
 
 
-def test_parse_jlist_skips_what_pm2_prints_first():
-    assert tf.parse_jlist("[PM2] Spawning PM2 daemon\n" + json.dumps(JLIST)) == JLIST
-    assert tf.parse_jlist("[]") == []
-    with pytest.raises(ValueError):
-        tf.parse_jlist("[PM2] nothing\n")
-
-
 def test_pm2_metrics():
     text = tf.pm2_metrics(JLIST, now=1060.0).render()
     got = samples(text)

@@ -23,6 +23,15 @@ def test_parse_jlist_skips_noise(noise):
     assert _pm2.parse_jlist(noise + json.dumps([PROC])) == [PROC]
 
 
+def test_parse_jlist_reads_a_list_a_new_daemon_followed_with_a_warning():
+    # What pm2 7 prints, coloured, when jlist spawns the daemon and no app runs yet.
+    spawned = ("\x1b[32m[PM2] \x1b[39mSpawning PM2 daemon with pm2_home=/srv/app/.pm2\n"
+               "\x1b[32m[PM2] \x1b[39mPM2 Successfully daemonized\n"
+               "[]\x1b[33m[PM2][WARN] \x1b[39mNo process found\n")
+    assert _pm2.parse_jlist(spawned) == []
+    assert _pm2.parse_jlist(json.dumps([PROC]) + "[PM2][WARN] later\n") == [PROC]
+
+
 def test_parse_jlist_fails_clearly():
     with pytest.raises(ModuleError, match="no JSON list"):
         _pm2.parse_jlist("[PM2] error\nnot json")
