@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters health_lines, smoke_failures, backup_before, status_files and status_lines: what the deploy role prints."""
+"""Filters health_lines, smoke_checks, smoke_failures, backup_before, status_files and status_lines: what the deploy
+role checks and prints."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -37,8 +38,21 @@ def health_lines(report):
     return lines
 
 
+def smoke_checks(tests, base_url):
+    """Smoke tests ({path, status, body_contains} items) as health_probe http checks against base_url,
+    each named by its path: one module call runs them all."""
+    base = str(base_url).rstrip("/")
+    return [dict({"name": test["path"], "type": "http", "url": base + test["path"], "status": [test.get("status", 200)],
+                  "retries": 1}, **({"body_contains": test["body_contains"]} if test.get("body_contains") else {}))
+            for test in _require(tests, list, "smoke_checks")]
+
+
 def smoke_failures(results):
-    """The failed requests of a uri loop over smoke tests ({path, status, body_contains} items)."""
+    """The failed requests of a uri loop over smoke tests ({path, status, body_contains} items), or
+    of a health_probe report of smoke_checks: one line each, its path first."""
+    if isinstance(results, dict):
+        return ["%s: %s" % (check.get("name"), check.get("error") or "failed")
+                for check in results.get("checks") or [] if not check.get("ok")]
     failures = []
     for result in _require(results, list, "smoke_failures"):
         item = result.get("item") or {}
@@ -155,5 +169,5 @@ def status_lines(releases, running, health, backups, app, jobs=None):
 
 class FilterModule(object):
     def filters(self):
-        return {"health_lines": health_lines, "smoke_failures": smoke_failures,
+        return {"health_lines": health_lines, "smoke_checks": smoke_checks, "smoke_failures": smoke_failures,
                 "backup_before": backup_before, "status_lines": status_lines, "status_files": status_files}

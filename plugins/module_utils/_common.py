@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import grp
 import json
 import os
 import pwd
@@ -105,7 +106,7 @@ def write_json_atomic(path, data, mode=0o644, exclusive=False):
     write_file_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode, exclusive=exclusive)
 
 
-# -- accounts --------------------------------------------------------------------------------
+# -- pm2 ------------------------------------------------------------------------------------
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -125,12 +126,21 @@ def pm2_jlist(output):
     raise ValueError("no JSON list in the output of pm2 jlist: %s" % text.strip()[:300])
 
 
+# -- accounts --------------------------------------------------------------------------------
 def account(user):
     """The passwd entry of ``user``; an unknown user is a ModuleError naming the option to fix."""
     try:
         return pwd.getpwnam(user)
     except KeyError:
         raise ModuleError("Failed to find user %s: create the account or fix the option that names it." % user)
+
+
+def group_id(group):
+    """The gid of ``group``; an unknown group is a ModuleError naming the option to fix."""
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ModuleError("Failed to find group %s: create the group or fix the option that names it." % group)
 
 
 def chown(path, user=None, group=None):

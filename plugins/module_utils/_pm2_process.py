@@ -58,8 +58,9 @@ class Pm2Process(Manager):
         # (running, wanted) definitions once compared, and the evaluated app to start from.
         self.definitions = None
         self.wanted_app = None
-        # The instances the last wait saw online.
+        # The instances the last wait saw online, and its last `pm2 jlist` entries (app, entries).
         self.procs = []
+        self.last_raw = None
 
     def states(self):
         return dict((state, self.converge) for state in STATES)
@@ -188,8 +189,10 @@ class Pm2Process(Manager):
         return None, expected
 
     def _observe(self, plan):
-        """What PM2 runs after the change, for ``processes`` and the diff."""
-        raw_after = self.raw()
+        """What PM2 runs after the change, for ``processes`` and the diff: what the wait for this
+        app last listed when it ended the change (nothing ran since), else a new list."""
+        waited = self.last_raw and self.last_raw[0] == self.p["name"]
+        raw_after = self.last_raw[1] if waited else self.raw()
         self.result["processes"] = [_pm2.summarize(x) for x in raw_after]
         plan.after.update(self._describe(self.result["processes"]))
         if self.definitions and raw_after:
@@ -256,7 +259,9 @@ class Pm2Process(Manager):
         deadline = self.clock() + self.p["timeout"]
         procs, candidate, restarts_at_start = [], None, {}
         while True:
-            procs = self.processes(name)
+            raw = self.raw(name)
+            self.last_raw = (name, raw)
+            procs = [_pm2.summarize(p) for p in raw]
             for proc in procs:
                 restarts_at_start.setdefault(proc["pm_id"], proc["restarts"])
             online = [x for x in procs if x["status"] == "online" and x["pid"] not in old_pids]

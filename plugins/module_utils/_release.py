@@ -28,7 +28,7 @@ import shutil
 import stat
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import (
-    ModuleError, chown, iso, read_json, write_json_atomic)
+    ModuleError, account, chown, group_id, iso, read_json, write_json_atomic)
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._gate import Manager
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._lock import Lock
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
@@ -433,6 +433,7 @@ class ReleaseManager(Manager):
         self.result.update(release=desired, path=path, links_changed=[name for name, _target in link_changes])
         for directory in (self.app_root, releases_dir(self.app_root), path):
             self._mkdir(plan, directory, 0o755)
+        self._plan_owner(plan, path)
         for name, is_dir in shared:
             self._plan_shared(plan, name, is_dir)
         for name, target in link_changes:
@@ -455,6 +456,21 @@ class ReleaseManager(Manager):
         if os.path.isdir(directory) or any(shown in op.shown for op in plan.operations if op.kind == "file"):
             return
         plan.file(shown, lambda: os.makedirs(directory, mode, exist_ok=True))
+
+    def _plan_owner(self, plan, path):
+        """The release directory given to whoever unpacks and installs into it (owner), with the
+        group's set-gid bit, so that whatever they write there belongs to the group too."""
+        owner, group = self.p.get("owner"), self.p.get("group")
+        if not (owner or group):
+            return
+        # Unknown names fail here, before the release exists.
+        uid, gid = account(owner).pw_uid if owner else None, group_id(group) if group else None
+        st = os.stat(path) if os.path.isdir(path) else None
+        if not (st and uid in (None, st.st_uid) and gid in (None, st.st_gid)):
+            plan.file("chown %s%s %s" % (owner or "", ":" + group if group else "", path),
+                      lambda: chown(path, owner, group))
+        if group and not (st and st.st_mode & stat.S_ISGID):
+            plan.file("chmod g+s %s" % path, lambda: os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_ISGID))
 
     def _plan_shared(self, plan, name, is_dir):
         """A shared path missing on the first deploy is created empty instead of failing it."""
@@ -630,6 +646,9 @@ class ReleaseManager(Manager):
                              self.p.get("lock_purpose") or "deploy", self.p.get("lock_host"), self.p.get("lock_pid"))
         held, mine = lock.claim(record, timeout, self.p.get("break_stale"), self.p.get("takeover_token"))
         self.result["lock"] = held if mine else record
+        # What the lock now protects, as query says it: a deploy needs no second read.
+        if os.path.isdir(self.app_root):
+            self._describe(sizes=False)
         if mine:
             return None
         if held is not None:
@@ -646,14 +665,39 @@ class ReleaseManager(Manager):
         lock = Lock(self.app_root, self.now)
         held = lock.release_by(self.p["lock_timeout"], self.p.get("lock_token"), self.p.get("lock_owner") or "unknown",
                                self.p.get("force"))
-        if held is None:
-            return None
-        self.result["lock_released"] = held
         plan = self.plan(before={"lock": held}, after={"lock": None})
-        plan.file("rm %s" % lock.path, lock.remove)
-        return plan
+        if self.p.get("record") is not None:
+            self._plan_record(plan)
+        if held is not None:
+            self.result["lock_released"] = held
+            plan.file("rm %s" % lock.path, lock.remove)
+        return plan if plan.operations else None
+
+    def _plan_record(self, plan):
+        """The run's record in <app_root>/deploys (0750, the group's), written before the lock goes."""
+        name = validate_id(self.p["record_name"], field="record_name")
+        records, group = os.path.join(self.app_root, "deploys"), self.p.get("group")
+        path = os.path.join(records, name + ".json")
+        self.result["record_path"] = path
+        if not os.path.isdir(records):
+            plan.file("mkdir -m 0750 %s" % records, lambda: os.makedirs(records, 0o750, exist_ok=True))
+            if group:
+                gid = group_id(group)
+                plan.file("chgrp %s %s" % (group, records), lambda: os.chown(records, -1, gid))
+        gid = group_id(group) if group else -1
+
+        def write():
+            write_json_atomic(path, self.p["record"], mode=0o640)
+            os.chown(path, -1, gid)
+        plan.file("write %s" % path, write)
 
     def query(self):
+        self._describe(sizes=True)
+        self.result["lock"] = Lock(self.app_root, self.now).read(self.p.get("lock_timeout") or 1800)
+        return None
+
+    def _describe(self, sizes):
+        """current, previous_good and every release; their sizes walk each tree (not under a lock)."""
         releases = list_releases(self.app_root)
         try:
             current = current_id(self.app_root)
@@ -664,14 +708,10 @@ class ReleaseManager(Manager):
             current=current,
             previous_good=previous_good(releases, current),
             releases=[dict(id=r["id"], path=r["path"], status=r["status"], current=r["id"] == current,
-                           size=tree_size(r["path"]),
-                           **{k: (r["manifest"] or {}).get(k) for k in
-                              ("version", "git_sha", "artifact_sha256", "created", "activated_at",
-                               "deployed_by", "migrations")})
-                      for r in releases],
-            lock=Lock(self.app_root, self.now).read(self.p.get("lock_timeout") or 1800),
-        )
-        return None
+                           **dict({k: (r["manifest"] or {}).get(k) for k in
+                                   ("version", "git_sha", "artifact_sha256", "created", "activated_at",
+                                    "deployed_by", "migrations")}, **({"size": tree_size(r["path"])} if sizes else {})))
+                      for r in releases])
 
 
 def _replace_with_link(link, target):

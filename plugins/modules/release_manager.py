@@ -52,7 +52,9 @@ options:
         rolled back to, even with O(force). When it still fails, the release stays failed by its marker alone and
         RV(warning) says the manifest (and the reason) was not updated.
       - V(pruned) keeps the newest O(keep) served releases plus current and the previous good one.
-      - V(locked) and V(unlocked) take and release the deploy lock.
+      - V(locked) and V(unlocked) take and release the deploy lock; V(locked) also returns what V(query) does
+        (without release sizes), so a run reads the app root once. A lock held by another run fails the task and
+        returns it as C(holder).
       - V(query) lists releases, current, the previous good release and the lock.
     type: str
     choices: [present, active, rollback, failed, pruned, locked, unlocked, query]
@@ -86,6 +88,16 @@ options:
       - A real file or non-empty directory the release ships at that path is an error unless O(force=true).
     type: list
     elements: str
+  owner:
+    description:
+      - With O(state=present), the owner of the release directory (whoever unpacks the artifact and installs
+        its dependencies into it); changed when it differs.
+    type: str
+  group:
+    description:
+      - With O(state=present), the group of the release directory, with its set-gid bit so that the files unpacked
+        and installed into it belong to the group too.
+    type: str
   shared_owner:
     description: Owner of shared paths this module creates (for example the service account).
     type: str
@@ -142,6 +154,15 @@ options:
     description: What the lock is for (deploy, rollback, ...).
     type: str
     default: deploy
+  record:
+    description:
+      - With O(state=unlocked), the run's record (who, what, the steps), written as JSON to
+        C(<app_root>/deploys/<record_name>.json) (mode 0640, O(group)'s) before the lock goes, so no run records
+        into a directory another run holds.
+    type: dict
+  record_name:
+    description: The record's file name without C(.json); required with O(record).
+    type: str
   lock_timeout:
     description: Seconds after which a lock counts as stale.
     type: int
@@ -210,7 +231,7 @@ EXAMPLES = r"""
 RETURN = r"""
 current:
   description: Release current points at after the task.
-  returned: states active, rollback, query
+  returned: states active, rollback, query, locked
   type: str
   sample: 20261124T213000Z-abc1234
 previous:
@@ -262,14 +283,14 @@ kept:
   elements: str
   sample: ["20261123T101500Z-9f8e7d6", "20261124T213000Z-abc1234"]
 releases:
-  description: Every release with status, size in bytes and whether it is current.
-  returned: state query
+  description: Every release with status, size in bytes (state query only) and whether it is current.
+  returned: states query, locked
   type: list
   elements: dict
   sample: [{"id": "20261124T213000Z-abc1234", "status": "active", "current": true, "size": 48213, "version": "2.0.0"}]
 previous_good:
   description: The release a plain rollback would go to.
-  returned: state query
+  returned: states query, locked
   type: str
   sample: 20261123T101500Z-9f8e7d6
 lock:
@@ -282,6 +303,11 @@ lock_taken_over:
   returned: state locked, when a stale lock (break_stale) or a dead run's lock (takeover_token) was taken over
   type: dict
   sample: {"owner": "bob", "host": "ci", "pid": 99, "time": "2026-11-24T18:00:00Z", "age": 12600, "stale": true}
+record_path:
+  description: Where the run's record was written (or would be, in check mode).
+  returned: state unlocked with O(record)
+  type: str
+  sample: /srv/boosterbeacon/deploys/20261124T213000Z-abc1234.json
 lock_released:
   description: The lock removed.
   returned: state unlocked, when a lock was removed
@@ -289,10 +315,10 @@ lock_released:
   sample: {"owner": "alice", "token": "run-1"}
 warning:
   description:
-    - With O(state=query), why current could not be read.
+    - With O(state=query) or O(state=locked), why current could not be read.
     - With O(state=failed), that the manifest could not be rewritten for lack of space (the release is failed by its
       C(.release.failed) marker; the reason was not recorded).
-  returned: state query, when current is broken; state failed, when the manifest could not be rewritten
+  returned: states query and locked, when current is broken; state failed, when the manifest could not be rewritten
   type: str
   sample: current points at /tmp/x, outside /srv/boosterbeacon/releases
 free_bytes:
@@ -346,10 +372,14 @@ ARGUMENT_SPEC = dict(
     deployed_by=dict(type="str"),
     migrations=dict(type="list", elements="str"),
     shared_paths=dict(type="list", elements="str"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
     shared_owner=dict(type="str"),
     shared_group=dict(type="str"),
     keep=dict(type="int", default=5),
     reason=dict(type="str"),
+    record=dict(type="dict"),
+    record_name=dict(type="str"),
     min_free_bytes=dict(type="int", default=0),
     free_space_factor=dict(type="float", default=0.0),
     force=dict(type="bool", default=False),
@@ -367,7 +397,7 @@ REQUIRED_IF = [("state", "present", ["release_id"]), ("state", "active", ["relea
 
 
 def main():
-    run_module(ReleaseManager, ARGUMENT_SPEC, required_if=REQUIRED_IF)
+    run_module(ReleaseManager, ARGUMENT_SPEC, required_if=REQUIRED_IF, required_together=[("record", "record_name")])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.boosterbeacon.infra.plugins.filter.deploy_report import (
-    FilterModule, backup_before, health_lines, smoke_failures, status_files, status_lines)
+    FilterModule, backup_before, health_lines, smoke_checks, smoke_failures, status_files, status_lines)
 
 HEALTH = {"ok": False, "checks": [
     {"name": "http /ready", "type": "http", "ok": True, "attempts": 1, "blocking": True, "error": None},
@@ -27,6 +27,19 @@ def test_health_lines_say_ok_fail_or_warn_with_attempts_error_and_hint():
         "WARN payments api (1 attempts, refused)",
     ]
     assert health_lines({"checks": []}) == []
+
+
+def test_smoke_checks_run_each_test_once_and_failures_name_the_path():
+    tests = [{"path": "/health", "status": 200, "body_contains": '"ok"'}, {"path": "/ready"}]
+    checks = smoke_checks(tests, "http://127.0.0.1:3001/")
+    assert checks == [
+        {"name": "/health", "type": "http", "url": "http://127.0.0.1:3001/health", "status": [200], "retries": 1,
+         "body_contains": '"ok"'},
+        {"name": "/ready", "type": "http", "url": "http://127.0.0.1:3001/ready", "status": [200], "retries": 1}]
+    report = {"ok": False, "checks": [{"name": "/health", "ok": False, "error": "HTTP 500 (expected [200]): boom"},
+                                      {"name": "/ready", "ok": True}]}
+    assert smoke_failures(report) == ["/health: HTTP 500 (expected [200]): boom"]
+    assert smoke_failures({"ok": True, "checks": [{"name": "/ready", "ok": True}]}) == []
 
 
 def test_smoke_failures_name_the_path_status_and_body_or_error():
@@ -110,7 +123,8 @@ def test_status_lines_name_a_mismatch_and_missing_parts():
     assert "service runs: nothing" in status_lines({}, [], down, [], "app")
 
 
-@pytest.mark.parametrize("call", [lambda: health_lines([]), lambda: smoke_failures({}), lambda: backup_before({}, []),
+@pytest.mark.parametrize("call", [lambda: health_lines([]), lambda: smoke_failures("x"), lambda: smoke_checks({}, "u"),
+                                  lambda: backup_before({}, []),
                                   lambda: status_lines([], [], {}, [], "a"), lambda: status_files({})])
 def test_wrong_input_types_are_clear_errors(call):
     with pytest.raises(AnsibleFilterError, match="expects"):
@@ -118,5 +132,5 @@ def test_wrong_input_types_are_clear_errors(call):
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"health_lines", "smoke_failures", "backup_before", "status_lines",
-                                             "status_files"}
+    assert set(FilterModule().filters()) == {"health_lines", "smoke_checks", "smoke_failures", "backup_before",
+                                             "status_lines", "status_files"}

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import errno
+import grp
 import json
 import os
+import pwd
+import stat
 import types
 
 import pytest
@@ -20,8 +23,8 @@ NOW = 1795564800.0  # 2026-11-25T00:00:00Z
 
 def params(app_root, **kw):
     base = dict(app_root=str(app_root), state="query", release_id=None, version=None, git_sha=None,
-                artifact_sha256=None, deployed_by=None, migrations=None, shared_paths=None, shared_owner=None,
-                shared_group=None, keep=5, reason=None, force=False, lock_owner=None, lock_token=None,
+                artifact_sha256=None, deployed_by=None, migrations=None, shared_paths=None, owner=None, group=None, shared_owner=None,
+                shared_group=None, keep=5, reason=None, record=None, record_name=None, force=False, lock_owner=None, lock_token=None,
                 lock_host=None, lock_pid=None, lock_purpose="deploy", lock_timeout=1800, break_stale=False,
                 takeover_token=None, min_free_bytes=0, free_space_factor=0.0)
     base.update(kw)
@@ -266,6 +269,27 @@ def test_unlock_only_by_holder_unless_forced(tmp_path):
     assert run(tmp_path, state="unlocked", lock_owner="bob", force=True)["changed"] is True
 
 
+def test_unlock_writes_the_runs_record_before_the_lock_goes(tmp_path):
+    group = grp.getgrgid(os.getgid()).gr_name
+    run(tmp_path, state="locked", lock_owner="alice", lock_token="t1")
+    record = {"kind": "deploy", "release_id": rid(1), "steps": [{"step": "lock", "seconds": 0.2}]}
+    check = run(tmp_path, check=True, state="unlocked", lock_token="t1", record=record, record_name=rid(1), group=group)
+    assert check["changed"] is True and not (tmp_path / "deploys").exists()
+    assert (tmp_path / ".deploy.lock").exists()
+    done = run(tmp_path, state="unlocked", lock_token="t1", record=record, record_name=rid(1), group=group)
+    path = tmp_path / "deploys" / (rid(1) + ".json")
+    assert done["record_path"] == str(path) and json.loads(path.read_text()) == record
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640 and stat.S_IMODE(os.stat(path.parent).st_mode) == 0o750
+    assert not (tmp_path / ".deploy.lock").exists()
+    # Held by another run: neither the record nor the lock is touched.
+    run(tmp_path, state="locked", lock_owner="bob", lock_token="t2")
+    with pytest.raises(ModuleError, match="not by this run"):
+        run(tmp_path, state="unlocked", lock_token="t1", record=record, record_name="other")
+    assert not (tmp_path / "deploys" / "other.json").exists()
+    with pytest.raises(ModuleError, match="record_name"):
+        run(tmp_path, state="unlocked", lock_token="t2", record=record, record_name="../x")
+
+
 def test_lock_check_mode_writes_nothing_and_unreadable_lock_is_stale(tmp_path):
     assert run(tmp_path, check=True, state="locked", lock_owner="a")["changed"] is True
     assert not (tmp_path / ".deploy.lock").exists()
@@ -285,6 +309,33 @@ def test_query_lists_releases_sizes_and_lock(tmp_path):
     assert result["releases"][0]["size"] > 0
     assert result["lock"]["owner"] == "alice" and result["lock"]["age"] == 10
     assert result["changed"] is False
+
+
+def test_lock_reports_what_it_protects_as_query_does_without_walking_the_trees(tmp_path):
+    deploy(tmp_path, 1)
+    deploy(tmp_path, 2)
+    locked = run(tmp_path, state="locked", lock_owner="alice", lock_token="t")
+    query = run(tmp_path, state="query")
+    assert (locked["current"], locked["previous_good"]) == (query["current"], query["previous_good"]) == (rid(2), rid(1))
+    assert locked["releases"] == [{k: v for k, v in r.items() if k != "size"} for r in query["releases"]]
+    # Taking it again (the same token) reads the same.
+    assert run(tmp_path, state="locked", lock_owner="alice", lock_token="t")["releases"] == locked["releases"]
+
+
+def test_present_gives_the_release_to_its_installer_with_the_group_kept_below(tmp_path):
+    me, gid = pwd.getpwuid(os.getuid()).pw_name, os.getgid()
+    group = grp.getgrgid(gid).gr_name
+    check = run(tmp_path, check=True, state="present", release_id=rid(1), owner=me, group=group)
+    assert any(op.startswith("chmod g+s") for op in check["commands"])
+    assert not (tmp_path / "releases").exists()
+    run(tmp_path, state="present", release_id=rid(1), owner=me, group=group)
+    st = os.stat(tmp_path / "releases" / rid(1))
+    assert st.st_uid == os.getuid() and st.st_gid == gid and st.st_mode & stat.S_ISGID
+    again = run(tmp_path, state="present", release_id=rid(1), owner=me, group=group)
+    assert again["changed"] is False
+    with pytest.raises(ModuleError, match="Failed to find group no-such-group-x"):
+        run(tmp_path, state="present", release_id=rid(2), group="no-such-group-x")
+    assert not (tmp_path / "releases" / rid(2)).exists()
 
 
 def test_failed_is_idempotent(tmp_path):

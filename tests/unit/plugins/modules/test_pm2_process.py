@@ -87,6 +87,9 @@ def test_reload_waits_for_new_pids_and_checks_path(run_module, fake_commands, tm
     assert result["action"] == "reload" and result["release_path"] == new
     assert verbs(fake_commands) == [["reload", "/srv/app/current/ecosystem.config.js", "--only", "web", "--update-env"]]
     assert "very-secret-value" not in json.dumps(result)
+    # What runs after the reload is the wait's last look: one list before, two in the wait, none after.
+    assert [c[1] for c in fake_commands.calls].count("jlist") == 3
+    assert [p["pid"] for p in result["processes"]] == [21, 22]
 
 
 def test_reload_that_kept_the_old_release_fails(run_module, fake_commands, tmp_path):
