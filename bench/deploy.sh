@@ -4,7 +4,8 @@
 # pending migration and a rollback, each as a ratio to a minimal deploy (bench/minimal-deploy.yml,
 # the floor), and the requests that failed under a steady load during a deploy. Prints figures;
 # asserts nothing. The gate is off here (it is measured by `make app-test`): these are the deploy's own
-# costs. Works on a scratch copy of the sample service; the repository is not touched.
+# costs; one more one-line change prints its slowest tasks. Works on a scratch copy of the sample
+# service; the repository is not touched.
 # Usage: bench/deploy.sh   (BB_BENCH_RUNS=3, BB_BENCH_INVENTORY=inventories/local, BB_BENCH_HOST=boosterbeacon-local)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,11 @@ done
 echo "  (targets: unchanged redeploy <= 0.3x, one-line change <= 0.5x, rollback <= 0.4x)"
 echo "  the last deploy's timeline:"
 grep -E ' [0-9]+\.[0-9] s.?$' "$WORK/pending migration.log" | tail -25 || true
+
+echo "=== where a one-line change spends its time: the slowest tasks of one more (ansible.posix.profile_tasks)"
+echo "// bench: profiled" >>"$WORK/app/src/server.ts"
+ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=20 deploy "profiled one-line change"
+grep -A22 '^TASKS RECAP' "$WORK/profiled one-line change.log" | grep -E -- '-{3} [0-9.]+s$' || true
 
 echo "=== requests during a deploy (8 workers on the host, through nginx, then straight to the app)"
 docker cp bench/load.py "$HOST:/usr/local/bin/bb-load.py" >/dev/null
