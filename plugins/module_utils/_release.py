@@ -646,9 +646,9 @@ class ReleaseManager(Manager):
                              self.p.get("lock_purpose") or "deploy", self.p.get("lock_host"), self.p.get("lock_pid"))
         held, mine = lock.claim(record, timeout, self.p.get("break_stale"), self.p.get("takeover_token"))
         self.result["lock"] = held if mine else record
-        # What the lock now protects, as query says it: a deploy needs no second read.
-        if os.path.isdir(self.app_root):
-            self._describe(sizes=False)
+        # What the lock now protects, as query says it (nothing yet on a first deploy): a deploy
+        # needs no second read.
+        self._describe(sizes=False)
         if mine:
             return None
         if held is not None:

@@ -320,6 +320,10 @@ def test_lock_reports_what_it_protects_as_query_does_without_walking_the_trees(t
     assert locked["releases"] == [{k: v for k, v in r.items() if k != "size"} for r in query["releases"]]
     # Taking it again (the same token) reads the same.
     assert run(tmp_path, state="locked", lock_owner="alice", lock_token="t")["releases"] == locked["releases"]
+    # A first deploy: the app root does not exist yet, and there is nothing in it.
+    first = run(tmp_path / "new", state="locked", lock_owner="alice", lock_token="t")
+    assert (first["current"], first["previous_good"], first["releases"]) == (None, None, [])
+    assert (tmp_path / "new" / ".deploy.lock").exists()
 
 
 def test_present_gives_the_release_to_its_installer_with_the_group_kept_below(tmp_path):
