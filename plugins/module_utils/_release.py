@@ -677,14 +677,13 @@ class ReleaseManager(Manager):
         """The run's record in <app_root>/deploys (0750, the group's), written before the lock goes."""
         name = validate_id(self.p["record_name"], field="record_name")
         records, group = os.path.join(self.app_root, "deploys"), self.p.get("group")
+        gid = group_id(group) if group else -1
         path = os.path.join(records, name + ".json")
         self.result["record_path"] = path
         if not os.path.isdir(records):
             plan.file("mkdir -m 0750 %s" % records, lambda: os.makedirs(records, 0o750, exist_ok=True))
             if group:
-                gid = group_id(group)
                 plan.file("chgrp %s %s" % (group, records), lambda: os.chown(records, -1, gid))
-        gid = group_id(group) if group else -1
 
         def write():
             write_json_atomic(path, self.p["record"], mode=0o640)
@@ -707,11 +706,17 @@ class ReleaseManager(Manager):
         self.result.update(
             current=current,
             previous_good=previous_good(releases, current),
-            releases=[dict(id=r["id"], path=r["path"], status=r["status"], current=r["id"] == current,
-                           **dict({k: (r["manifest"] or {}).get(k) for k in
-                                   ("version", "git_sha", "artifact_sha256", "created", "activated_at",
-                                    "deployed_by", "migrations")}, **({"size": tree_size(r["path"])} if sizes else {})))
-                      for r in releases])
+            releases=[self._entry(r, current, sizes) for r in releases])
+
+    @staticmethod
+    def _entry(release, current, sizes):
+        """One release as query and locked list it."""
+        entry = dict(id=release["id"], path=release["path"], status=release["status"], current=release["id"] == current)
+        entry.update((k, (release["manifest"] or {}).get(k)) for k in
+                     ("version", "git_sha", "artifact_sha256", "created", "activated_at", "deployed_by", "migrations"))
+        if sizes:
+            entry["size"] = tree_size(release["path"])
+        return entry
 
 
 def _replace_with_link(link, target):
