@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Shared attribute documentation for every module of the collection.
+    # Shared attribute documentation for every module of the collection. A module lists this and
+    # the pieces below that fit it, in one flow-style list, and keeps only what is its own.
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -59,4 +60,19 @@ attributes:
     support: full
     details:
       - This action does not modify state.
+"""
+
+    # Where the module runs: the managed Debian host, or the controller.
+    DEBIAN = r"""
+options: {}
+attributes:
+  platform:
+    platforms: debian
+"""
+
+    POSIX = r"""
+options: {}
+attributes:
+  platform:
+    platforms: posix
 """

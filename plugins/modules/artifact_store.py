@@ -22,13 +22,9 @@ attributes:
   idempotent:
     support: partial
     details: O(state=promotable) only reads. O(state=recorded) files an event, so each call changes the record.
-  platform:
-    platforms: posix
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
-  - boosterbeacon.infra.attributes.check_and_diff
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.actiongroup,
+                                 boosterbeacon.infra.attributes.check_and_diff, boosterbeacon.infra.attributes.posix]
 options:
   store:
     description: Directory of the store; created when missing.

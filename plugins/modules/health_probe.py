@@ -20,13 +20,8 @@ description:
     programs or drivers (PostgreSQL authentication methods trust, password, md5 and scram-sha-256).
   - Changes nothing; runs in check mode too.
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
-  - boosterbeacon.infra.attributes.info_module
-attributes:
-  platform:
-    platforms: debian
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.actiongroup,
+                                 boosterbeacon.infra.attributes.info_module, boosterbeacon.infra.attributes.debian]
 options:
   checks:
     description: The checks to run, in order.

@@ -23,10 +23,8 @@ description:
   - V(query) lists backups with age, size and whether they were verified (a list state, named like
     release_manager's; C(state=list) is reserved for info modules).
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
-  - boosterbeacon.infra.postgres
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.actiongroup,
+                                 boosterbeacon.infra.attributes.debian, boosterbeacon.infra.postgres]
 attributes:
   check_mode:
     support: full
@@ -39,8 +37,6 @@ attributes:
   idempotent:
     support: partial
     details: V(dump) and V(verify) always change (a new file, a manifest update); V(prune) and V(query) are idempotent.
-  platform:
-    platforms: debian
 options:
   state:
     description: What to do.

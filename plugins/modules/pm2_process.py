@@ -24,10 +24,8 @@ description:
     O(replace_changed), the module evaluates the ecosystem file and replaces the app when its definition changed or
     an instance is not online (action V(replace)), see O(replace_changed).
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
-  - boosterbeacon.infra.attributes.check_and_diff
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.actiongroup,
+                                 boosterbeacon.infra.attributes.check_and_diff, boosterbeacon.infra.attributes.debian]
 attributes:
   diff_mode:
     details: The diff shows instance count, statuses and working directories before and after, and with
@@ -36,8 +34,6 @@ attributes:
     support: partial
     details: V(restarted) and V(reloaded) always change. With O(replace_changed), V(started) and V(present) change
       only when the ecosystem file defines the app differently from what PM2 runs.
-  platform:
-    platforms: debian
 options:
   name:
     description: PM2 app name (the C(name) in the ecosystem file).

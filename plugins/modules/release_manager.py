@@ -26,13 +26,9 @@ attributes:
   idempotent:
     support: full
     details: O(state=active), O(state=rollback) with a release id, and O(state=locked) with O(lock_token) are idempotent.
-  platform:
-    platforms: debian
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.actiongroup
-  - boosterbeacon.infra.attributes.check_and_diff
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.actiongroup,
+                                 boosterbeacon.infra.attributes.check_and_diff, boosterbeacon.infra.attributes.debian]
 options:
   app_root:
     description: Absolute path of the application root, for example C(/srv/boosterbeacon).

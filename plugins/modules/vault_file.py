@@ -21,17 +21,14 @@ description:
   - The file is replaced atomically (a temporary file in the same directory, then rename), with its mode kept.
   - Runs on the controller only (an action plugin); the values never appear in its result.
 author: BoosterBeacon operators (@boosterbeacon)
-extends_documentation_fragment:
-  - boosterbeacon.infra.attributes
-  - boosterbeacon.infra.attributes.check_and_diff
+extends_documentation_fragment: [boosterbeacon.infra.attributes, boosterbeacon.infra.attributes.check_and_diff,
+                                 boosterbeacon.infra.attributes.posix]
 attributes:
   diff_mode:
     details:
       - The diff names the variables that change, never their values.
   idempotent:
     support: full
-  platform:
-    platforms: posix
 options:
   path:
     description: The encrypted vars file on the controller.
