@@ -10,7 +10,9 @@ REPO="${BB_IMAGE_REPO:-boosterbeacon/debian}"
 SUITES=("$@")
 [[ ${#SUITES[@]} -gt 0 ]] || SUITES=(trixie)
 PACKAGES="systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,curl,iproute2,procps,locales,gnupg"
-SCRIPT_HASH=$(sha256sum "$0" | cut -c1-12)
+# What goes into the image: this script and the test hosts' Python start-up hook.
+HOOK=tests/images/bb_zip_bytecode.py
+SCRIPT_HASH=$(cat "$0" "$(dirname "$0")/../$HOOK" | sha256sum | cut -c1-12)
 
 mirror() {
   # The machine's own Debian mirror, from its apt sources (deb822 or one-line format).
@@ -71,13 +73,18 @@ DETECT
   chmod 0755 "$rootfs/usr/local/sbin/bb-apt-proxy"
   echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/sbin/bb-apt-proxy";' \
     >"$rootfs/etc/apt/apt.conf.d/01bb-pkg-cache"
+  # Ansible's modules reach test hosts as zips that Python compiles on every task; the hook
+  # keeps their bytecode when BB_ZIP_BYTECODE is set (the image sets it, the demo host clears it).
+  cp "$(dirname "$0")/../$HOOK" "$rootfs/usr/lib/python3/dist-packages/bb_zip_bytecode.py"
+  echo 'import os; os.environ.get("BB_ZIP_BYTECODE") and __import__("bb_zip_bytecode").install()' \
+    >"$rootfs/usr/lib/python3/dist-packages/bb-zip-bytecode.pth"
   echo "en_US.UTF-8 UTF-8" > "$rootfs/etc/locale.gen"
   chroot "$rootfs" locale-gen >/dev/null 2>&1 || true
   # No stale package lists or caches: the first apt run on a host must fetch fresh ones.
   rm -rf "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   touch -d @0 "$rootfs/var/lib/apt/lists"  # apt's cache_valid_time reads this mtime
   tar -C "$rootfs" -c . | docker import \
-    -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' \
+    -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' -c 'ENV BB_ZIP_BYTECODE=1' \
     -c "LABEL bb.build=$SCRIPT_HASH" - "$image" >/dev/null
   rm -rf "$rootfs" "$rootfs.log"
   trap - EXIT
