@@ -16,6 +16,18 @@ from ansible_collections.boosterbeacon.infra.plugins.module_utils._vault_file im
     VaultFileError, atomic_write, set_values)
 
 
+def _read_encrypted(path):
+    try:
+        with open(path, "rb") as handle:
+            b_vaulttext = handle.read()
+    except (IOError, OSError) as e:
+        raise AnsibleError("Failed to read the vault file %s: %s" % (path, to_text(e)))
+    if not is_encrypted(b_vaulttext):
+        raise AnsibleError("Failed to update %s: it is not ansible-vault encrypted; encrypt it first "
+                           "(ansible-vault encrypt %s)" % (path, path))
+    return b_vaulttext
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("path", "values"))
@@ -26,14 +38,7 @@ class ActionModule(ActionBase):
         values = self._task.args.get("values")
         if not path or not isinstance(values, dict) or not values:
             raise AnsibleError("vault_file needs path and a non-empty dict of values")
-        try:
-            with open(path, "rb") as handle:
-                b_vaulttext = handle.read()
-        except (IOError, OSError) as e:
-            raise AnsibleError("Failed to read the vault file %s: %s" % (path, to_text(e)))
-        if not is_encrypted(b_vaulttext):
-            raise AnsibleError("Failed to update %s: it is not ansible-vault encrypted; encrypt it first "
-                               "(ansible-vault encrypt %s)" % (path, path))
+        b_vaulttext = _read_encrypted(path)
         vault = self._loader._vault  # the secrets this run was given (--vault-password-file, --ask-vault-pass)
         try:
             b_plain, vault_id, secret = vault.decrypt_and_get_vault_id(b_vaulttext)
