@@ -78,6 +78,11 @@ DETECT
   cp "$(dirname "$0")/../$HOOK" "$rootfs/usr/lib/python3/dist-packages/bb_zip_bytecode.py"
   echo 'import os; os.environ.get("BB_ZIP_BYTECODE") and __import__("bb_zip_bytecode").install()' \
     >"$rootfs/usr/lib/python3/dist-packages/bb-zip-bytecode.pth"
+  # The test hosts' /tmp is a fresh tmpfs from the container's start (the molecule platforms);
+  # a release whose boot empties /tmp (bookworm's "D /tmp") would delete what a task sent then.
+  if grep -q '^D /tmp ' "$rootfs/usr/lib/tmpfiles.d/tmp.conf"; then
+    echo 'd /tmp 1777 root root -' >"$rootfs/etc/tmpfiles.d/tmp.conf"
+  fi
   echo "en_US.UTF-8 UTF-8" > "$rootfs/etc/locale.gen"
   chroot "$rootfs" locale-gen >/dev/null 2>&1 || true
   # No stale package lists or caches: the first apt run on a host must fetch fresh ones.
