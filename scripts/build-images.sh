@@ -78,6 +78,7 @@ DETECT
   cp "$(dirname "$0")/../$HOOK" "$rootfs/usr/lib/python3/dist-packages/bb_zip_bytecode.py"
   echo 'import os; os.environ.get("BB_ZIP_BYTECODE") and __import__("bb_zip_bytecode").install()' \
     >"$rootfs/usr/lib/python3/dist-packages/bb-zip-bytecode.pth"
+  install -d -m 0700 "$rootfs/var/cache/bb-zip-bytecode"
   # The test hosts' /tmp is a fresh tmpfs from the container's start (the molecule platforms);
   # a release whose boot empties /tmp (bookworm's "D /tmp") would delete what a task sent then.
   if grep -q '^D /tmp ' "$rootfs/usr/lib/tmpfiles.d/tmp.conf"; then

@@ -4,8 +4,8 @@ Ansible sends each task's module as a zip that Python imports with zipimport, wh
 every file of it from source on every run: about a third of a light task's CPU on the host.
 With BB_ZIP_BYTECODE set in the environment (the test images set it; the local demo host,
 which the deploy benchmark measures, clears it), a file's compiled code is kept under
-/var/cache/bb-zip-bytecode, keyed by the hash of its source and the Python version, and
-reused. Nothing a module does changes: the same source gives the same code.
+/var/cache/bb-zip-bytecode (root's, made with the image), keyed by the hash of its source and
+the Python version, and reused. Nothing a module does changes: the same source gives the same code.
 """
 import os
 import sys
@@ -34,7 +34,6 @@ def _cached_compile(pathname, source):
         pass
     code = _compile_source(pathname, source)
     try:
-        os.makedirs(CACHE_DIR, mode=0o700, exist_ok=True)
         partial = "%s.%d" % (path, os.getpid())
         with open(partial, "wb") as handle:
             marshal.dump(code, handle)
@@ -45,4 +44,12 @@ def _cached_compile(pathname, source):
 
 
 def install():
+    # Only a directory of one's own: no one else's compiled code is ever run (a module that
+    # runs as another user, with become, compiles as before).
+    try:
+        os.makedirs(CACHE_DIR, mode=0o700, exist_ok=True)
+        if os.stat(CACHE_DIR).st_uid != os.geteuid():
+            return
+    except OSError:
+        return
     zipimport._compile_source = _cached_compile
