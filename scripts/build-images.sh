@@ -10,9 +10,7 @@ REPO="${BB_IMAGE_REPO:-boosterbeacon/debian}"
 SUITES=("$@")
 [[ ${#SUITES[@]} -gt 0 ]] || SUITES=(trixie)
 PACKAGES="systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,curl,iproute2,procps,locales,gnupg"
-# What goes into the image: this script and the test hosts' Python start-up hook.
-HOOK=tests/images/bb_zip_bytecode.py
-SCRIPT_HASH=$(cat "$0" "$(dirname "$0")/../$HOOK" | sha256sum | cut -c1-12)
+SCRIPT_HASH=$(sha256sum "$0" | cut -c1-12)
 
 mirror() {
   # The machine's own Debian mirror, from its apt sources (deb822 or one-line format).
@@ -73,12 +71,6 @@ DETECT
   chmod 0755 "$rootfs/usr/local/sbin/bb-apt-proxy"
   echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/sbin/bb-apt-proxy";' \
     >"$rootfs/etc/apt/apt.conf.d/01bb-pkg-cache"
-  # Ansible's modules reach test hosts as zips that Python compiles on every task; the hook
-  # keeps their bytecode when BB_ZIP_BYTECODE is set (the image sets it, the demo host clears it).
-  cp "$(dirname "$0")/../$HOOK" "$rootfs/usr/lib/python3/dist-packages/bb_zip_bytecode.py"
-  echo 'import os; os.environ.get("BB_ZIP_BYTECODE") and __import__("bb_zip_bytecode").install()' \
-    >"$rootfs/usr/lib/python3/dist-packages/bb-zip-bytecode.pth"
-  install -d -m 0700 "$rootfs/var/cache/bb-zip-bytecode"
   # The test hosts' /tmp is a fresh tmpfs from the container's start (the molecule platforms);
   # a release whose boot empties /tmp (bookworm's "D /tmp") would delete what a task sent then.
   if grep -q '^D /tmp ' "$rootfs/usr/lib/tmpfiles.d/tmp.conf"; then
@@ -90,7 +82,7 @@ DETECT
   rm -rf "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   touch -d @0 "$rootfs/var/lib/apt/lists"  # apt's cache_valid_time reads this mtime
   tar -C "$rootfs" -c . | docker import \
-    -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' -c 'ENV BB_ZIP_BYTECODE=1' \
+    -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' \
     -c "LABEL bb.build=$SCRIPT_HASH" - "$image" >/dev/null
   rm -rf "$rootfs" "$rootfs.log"
   trap - EXIT

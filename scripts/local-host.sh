@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # The built-in default target: one systemd container on this machine playing the VPS.
-# HTTP and HTTPS are published on 127.0.0.1 only; like a real host, it compiles each task's module
-# from source (the test hosts' bytecode cache is off: bench/ measures deploys on this host).
-# Usage: scripts/local-host.sh up|down|status
+# HTTP and HTTPS are published on 127.0.0.1 only. Usage: scripts/local-host.sh up|down|status
 set -euo pipefail
 NAME=${BB_LOCAL_NAME:-boosterbeacon-local}
 IMAGE=${BB_LOCAL_IMAGE:-boosterbeacon/debian:trixie}
@@ -19,7 +17,6 @@ case ${1:-status} in
         --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
         --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
         -p "127.0.0.1:$HTTP_PORT:80" -p "127.0.0.1:$HTTPS_PORT:443" \
-        -e BB_ZIP_BYTECODE= \
         "$IMAGE" /lib/systemd/systemd >/dev/null
       echo ">> started $NAME from $IMAGE"
     fi
