@@ -29,6 +29,7 @@ def main(role):
         description = option.get("description", "")
         meaning = description if isinstance(description, str) else " ".join(description)
         meaning = re.sub(r"O\(([^)=]+)(=[^)]*)?\)", lambda m: "`%s%s`" % (m.group(1), m.group(2) or ""), meaning)
+        meaning = re.sub(r"[CV]\(([^)]+)\)", r"`\1`", meaning)
         print("| `%s` | %s | %s | %s |" % (name, option.get("type", "str"), cell(option.get("default")),
                                            meaning.replace("|", "\\|")))
 
