@@ -126,3 +126,75 @@ class FakeModule:
 
 
 __all__ = ["AnsibleExitJson", "AnsibleFailJson", "FakeCommands", "FakeModule", "mock"]
+
+
+class FakePm2Daemon:
+    """A PM2 daemon's RPC socket (PM2_HOME/rpc.sock) in a thread, written from PM2's framing
+    (version 1 and the argument count in one byte, then a 32-bit big-endian length and "j:" JSON
+    or "s:" text per argument), independently of the collection's client. ``answer(request)``
+    gives the raw arguments of the reply, raw bytes, or None for none: the default replies to getMonitorData with ``processes``
+    and the request's id. ``requests`` records what was asked."""
+
+    def __init__(self, home):
+        import socket
+        import threading
+
+        self.home = home
+        self.processes = []
+        self.requests = []
+        self.answer = self.reply
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(os.path.join(home, "rpc.sock"))
+        self.server.listen(4)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def reply(self, request):
+        call, request_id = request
+        assert call["type"] == "call" and call["method"] == "getMonitorData"
+        return [b"j:" + json.dumps({"args": [self.processes]}).encode(), b"s:" + request_id.encode()]
+
+    @staticmethod
+    def frame(values):
+        import struct
+
+        return bytes([0x10 | len(values)]) + b"".join(struct.pack(">I", len(v)) + v for v in values)
+
+    def serve(self):
+        import struct
+
+        while True:
+            try:
+                conn, _addr = self.server.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as stream:
+                meta = stream.read(1)[0]
+                values = []
+                for _index in range(meta & 0x0F):
+                    raw = stream.read(struct.unpack(">I", stream.read(4))[0])
+                    values.append(json.loads(raw[2:]) if raw[:2] == b"j:" else raw[2:].decode())
+                self.requests.append(values)
+                answer = self.answer(values)
+                if answer is None:  # silent: hold the connection until the client gives up
+                    stream.read()
+                else:
+                    conn.sendall(answer if isinstance(answer, bytes) else self.frame(answer))
+
+    def close(self):
+        self.server.close()
+
+
+@pytest.fixture
+def pm2_daemon():
+    """A fake PM2 daemon listening in a short temporary PM2_HOME (socket paths are limited to
+    108 bytes); its pm2.pid names this process, so the home looks like one with a live daemon."""
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="pm2-", dir="/tmp")
+    with open(os.path.join(home, "pm2.pid"), "w") as handle:
+        handle.write(str(os.getpid()))
+    daemon = FakePm2Daemon(home)
+    yield daemon
+    daemon.close()
+    shutil.rmtree(home, ignore_errors=True)

@@ -7,13 +7,14 @@
         boosterbeacon_certificate_* from PEM certificates (the first one of each file)
     python3 boosterbeacon_textfile.py status --dir DIR [--backup ...] [--certificate ...]
         both of the above
-    python3 boosterbeacon_textfile.py pm2 --dir DIR --user USER --pm2-home PATH [--pm2 BIN] [--every SECONDS]
-        boosterbeacon_pm2_* from `pm2 jlist`, run as USER; with --every, again and again
+    python3 boosterbeacon_textfile.py pm2 --dir DIR --pm2-home PATH [--every SECONDS]
+        boosterbeacon_pm2_* from the process list `pm2 jlist` prints, asked of the PM2 daemon
+        of PATH over its socket (no Node.js started per read); with --every, again and again
 
 A status file or certificate that cannot be read is reported in the metrics (and on stderr),
 not by the exit status: that is 1 only when the PM2 list or writing a file failed.
-When `pm2 jlist` itself fails, the PM2 file is left as it was, so its collect timestamp grows
-old and the staleness alert fires; nothing of pm2's output is ever printed (it holds the
+When the daemon does not answer, the PM2 file is left as it was, so its collect timestamp grows
+old and the staleness alert fires; nothing of the list is ever printed (it holds the
 processes' environments, secrets included).
 """
 
@@ -22,7 +23,6 @@ import calendar
 import datetime
 import json
 import os
-import pwd
 import subprocess
 import sys
 import time
@@ -30,7 +30,7 @@ import time
 # The collection's shared code (plugins/module_utils/_common.py): the role installs it under
 # python/ beside this script; the collection's own tests import it from the working tree.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_jlist, write_file_atomic  # noqa: E402
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_list, write_file_atomic  # noqa: E402
 
 BACKUP_FILE = "boosterbeacon_backup.prom"
 CERTIFICATE_FILE = "boosterbeacon_certificate.prom"
@@ -225,7 +225,7 @@ def pm2_metrics(processes, now, daemon_up=True, metrics=None):
 
 
 def daemon_running(pm2_home):
-    """Whether PM2_HOME/pm2.pid names a live process (pm2 jlist would start a daemon otherwise)."""
+    """Whether PM2_HOME/pm2.pid names a live process (a stopped daemon is reported, not an error)."""
     try:
         with open(os.path.join(pm2_home, "pm2.pid")) as handle:
             pid = int(handle.read().strip())
@@ -233,20 +233,6 @@ def daemon_running(pm2_home):
     except (OSError, ValueError):
         return False
     return True
-
-
-def jlist(user, pm2_home, pm2, timeout=10, run=subprocess.run):
-    """`pm2 jlist` as USER (this process is root); the parsed list."""
-    account = pwd.getpwnam(user)
-    env = {"PM2_HOME": pm2_home, "HOME": account.pw_dir, "PATH": SAFE_PATH, "LC_ALL": "C"}
-    kwargs = {}
-    if os.geteuid() != account.pw_uid:
-        kwargs = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-    proc = run([pm2, "jlist"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
-               env=env, cwd=pm2_home, timeout=timeout, check=False, **kwargs)
-    if proc.returncode != 0:
-        raise ValueError("pm2 jlist exited %d" % proc.returncode)
-    return pm2_jlist(proc.stdout)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -284,8 +270,8 @@ def collect_pm2(args, clock=time.time):
         write_file_atomic(os.path.join(args.dir, PM2_FILE), pm2_metrics([], clock(), daemon_up=False).render())
         return 0
     try:
-        processes = jlist(args.user, args.pm2_home, args.pm2)
-    except (OSError, ValueError, subprocess.TimeoutExpired, KeyError) as err:
+        processes = pm2_list(args.pm2_home)
+    except (OSError, ValueError) as err:
         print("Failed to read the PM2 process list: %s" % err, file=sys.stderr)
         return 1
     write_file_atomic(os.path.join(args.dir, PM2_FILE), pm2_metrics(processes, clock()).render())
@@ -312,9 +298,7 @@ def parser():
     for command in (certificates, status):
         command.add_argument("--certificate", action="append", default=[], metavar="PATH")
     pm2 = sub.add_parser("pm2")
-    pm2.add_argument("--user", required=True)
     pm2.add_argument("--pm2-home", required=True)
-    pm2.add_argument("--pm2", default="pm2")
     pm2.add_argument("--every", type=float, default=0, help="seconds between reads; 0: once")
     for command in (backups, certificates, status, pm2):
         command.add_argument("--dir", required=True, help="the node exporter's textfile directory")

@@ -1,12 +1,11 @@
 # roles/prometheus_exporters' textfile collectors: the status files of pgbackrest and pg_dumps in
-# the formats their READMEs give, certificates made by the real openssl, and `pm2 jlist` output
-# (a stand-in pm2 on disk for the command itself); the real tools run on a provisioned host.
+# the formats their READMEs give, certificates made by the real openssl, and the process list a
+# stand-in PM2 daemon gives over its socket; the real tools run on a provisioned host.
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import stat
 import subprocess
 
 import pytest
@@ -207,56 +206,38 @@ def test_pm2_metrics():
     assert "s3cret" not in text
 
 
-def fake_pm2(tmp_path, body):
-    path = tmp_path / "pm2"
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+def pm2_args(tmp_path, home):
+    return ["pm2", "--dir", str(tmp_path), "--pm2-home", str(home)]
 
 
-def pm2_args(tmp_path, pm2, home):
-    import pwd
-    return ["pm2", "--dir", str(tmp_path), "--user", pwd.getpwuid(os.getuid()).pw_name,
-            "--pm2-home", str(home), "--pm2", pm2]
-
-
-def test_collect_pm2_as_the_user(tmp_path):
-    home = tmp_path / "pm2home"
-    home.mkdir()
-    (home / "pm2.pid").write_text(str(os.getpid()))
-    # The stand-in checks what the real pm2 relies on: PM2_HOME, and that it runs in it.
-    pm2 = fake_pm2(tmp_path, '[ "$1" = jlist ] && [ "$PM2_HOME" = "%s" ] && [ "$PWD" = "%s" ] || exit 3\n'
-                             "echo '%s'\n" % (home, home, json.dumps(JLIST)))
-    assert tf.main(pm2_args(tmp_path, pm2, home)) == 0
+def test_collect_pm2_asks_the_daemon(tmp_path, pm2_daemon):
+    pm2_daemon.processes = JLIST
+    assert tf.main(pm2_args(tmp_path, pm2_daemon.home)) == 0
+    assert pm2_daemon.requests[0][0]["method"] == "getMonitorData"
     got = samples((tmp_path / tf.PM2_FILE).read_text())
     assert got['boosterbeacon_pm2_up{app="boosterbeacon",pm_id="0"}'] == 1
     assert got["boosterbeacon_pm2_daemon_up"] == 1
 
 
-def test_collect_pm2_failure_leaves_the_file_alone(tmp_path, capsys):
-    home = tmp_path / "pm2home"
-    home.mkdir()
-    (home / "pm2.pid").write_text(str(os.getpid()))
+def test_collect_pm2_failure_leaves_the_file_alone(tmp_path, capsys, pm2_daemon):
     (tmp_path / tf.PM2_FILE).write_text("old\n")
-    pm2 = fake_pm2(tmp_path, "echo 'SECRET=x'; exit 1\n")
-    assert tf.main(pm2_args(tmp_path, pm2, home)) == 1
+    pm2_daemon.answer = lambda request: [b'j:{"error": "SECRET=x"}', b"s:" + request[1].encode()]
+    assert tf.main(pm2_args(tmp_path, pm2_daemon.home)) == 1
     assert (tmp_path / tf.PM2_FILE).read_text() == "old\n"
-    err = capsys.readouterr().err
-    assert "Failed to read the PM2 process list" in err and "SECRET" not in err
+    assert "Failed to read the PM2 process list" in capsys.readouterr().err
 
 
-def test_no_daemon_is_reported_without_starting_one(tmp_path):
-    home = tmp_path / "pm2home"
-    home.mkdir()
-    pm2 = fake_pm2(tmp_path, "touch %s/started; echo '[]'\n" % tmp_path)
-    assert tf.main(pm2_args(tmp_path, pm2, home)) == 0
-    assert not (tmp_path / "started").exists()
+def test_no_daemon_is_reported_without_asking(tmp_path, pm2_daemon):
+    os.unlink(os.path.join(pm2_daemon.home, "pm2.pid"))
+    assert tf.main(pm2_args(tmp_path, pm2_daemon.home)) == 0
+    assert pm2_daemon.requests == []
     got = samples((tmp_path / tf.PM2_FILE).read_text())
     assert got["boosterbeacon_pm2_daemon_up"] == 0
     assert "boosterbeacon_pm2_collect_timestamp_seconds" in got
     # A pid file whose process is gone is no daemon either.
-    (home / "pm2.pid").write_text("999999999")
-    assert tf.daemon_running(str(home)) is False
+    with open(os.path.join(pm2_daemon.home, "pm2.pid"), "w") as handle:
+        handle.write("999999999")
+    assert tf.daemon_running(pm2_daemon.home) is False
 
 
 def test_loop_reads_again(tmp_path, monkeypatch):
@@ -270,5 +251,5 @@ def test_loop_reads_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tf.time, "sleep", stop)
     with pytest.raises(KeyboardInterrupt):
-        tf.main(["pm2", "--dir", str(tmp_path), "--user", "x", "--pm2-home", "/h", "--every", "15"])
+        tf.main(["pm2", "--dir", str(tmp_path), "--pm2-home", "/h", "--every", "15"])
     assert calls == [15, 15]

@@ -84,3 +84,39 @@ def test_unknown_accounts_are_module_errors(tmp_path):
 def test_module_error_keeps_its_details():
     err = ModuleError("Failed to x", rc=2)
     assert str(err) == err.msg == "Failed to x" and err.details == {"rc": 2}
+
+
+# -- PM2's daemon, asked over its socket ---------------------------------------------------------
+def test_pm2_list_asks_the_daemon_for_its_monitor_data(pm2_daemon):
+    # Bigger than one read, with text outside ASCII: the whole reply is read and decoded.
+    pm2_daemon.processes = [{"name": "web", "pm_id": n, "pm2_env": {"note": "ü" * 40000}} for n in range(3)]
+    assert _common.pm2_list(pm2_daemon.home) == pm2_daemon.processes
+    call, request_id = pm2_daemon.requests[0]
+    assert call == {"type": "call", "method": "getMonitorData", "args": [{}]}
+    assert request_id
+
+
+def test_pm2_list_reports_the_daemons_error(pm2_daemon):
+    pm2_daemon.answer = lambda request: [b'j:{"error": "no such thing"}', b"s:" + request[1].encode()]
+    with pytest.raises(ValueError, match="PM2's daemon failed getMonitorData: no such thing"):
+        _common.pm2_list(pm2_daemon.home)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda request: [b'j:{"args": [[]]}', b"s:someone-else"], "other than the reply"),
+    (lambda request: [b'j:{"args": ["not a list"]}', b"s:" + request[1].encode()], "without a process list"),
+    (lambda request: b"\x20", "unknown framing"),
+    (lambda request: b"\x12\x00\x00\x00\x10j:", "closed the connection"),
+])
+def test_pm2_list_refuses_what_is_not_a_reply(pm2_daemon, answer, message):
+    pm2_daemon.answer = answer
+    with pytest.raises(ValueError, match=message):
+        _common.pm2_list(pm2_daemon.home)
+
+
+def test_pm2_list_gives_up_on_a_silent_daemon_and_a_missing_one(pm2_daemon):
+    pm2_daemon.answer = lambda request: None
+    with pytest.raises(OSError):
+        _common.pm2_list(pm2_daemon.home, timeout=0.3)
+    with pytest.raises(OSError):
+        _common.pm2_list(os.path.join(pm2_daemon.home, "nowhere"))
