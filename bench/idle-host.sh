@@ -3,8 +3,8 @@
 # (`make provisioned` first) is left alone for BB_BENCH_SETTLE seconds after boot, then measured
 # for BB_BENCH_WINDOW seconds:
 # - the container's CPU time (its cgroup), as seconds of CPU a minute and as a share of a core;
-# - the part of each systemd unit's long-lived processes (with the children they reaped, such as
-#   each `pm2 jlist` of the PM2 metrics poller); the rest is short-lived work (timers, exec);
+# - the part of each systemd unit's long-lived processes (with the children they reaped); the
+#   rest is short-lived work (timers, exec);
 # - how long `systemctl restart rsyslog` takes on it (the monitoring host of a one-host inventory).
 # In a test run every scenario's hosts pay this beside their own work. Prints figures; asserts
 # nothing. Usage: bench/idle-host.sh   (BB_BENCH_DISTRO=trixie, BB_BENCH_SETTLE=60, BB_BENCH_WINDOW=60)
