@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import struct
 import sys
+import tempfile
+import threading
 from unittest import mock
 
 import pytest
@@ -132,13 +137,10 @@ class FakePm2Daemon:
     """A PM2 daemon's RPC socket (PM2_HOME/rpc.sock) in a thread, written from PM2's framing
     (version 1 and the argument count in one byte, then a 32-bit big-endian length and "j:" JSON
     or "s:" text per argument), independently of the collection's client. ``answer(request)``
-    gives the raw arguments of the reply, raw bytes, or None for none: the default replies to getMonitorData with ``processes``
-    and the request's id. ``requests`` records what was asked."""
+    gives the reply's raw arguments, raw bytes, or None for no reply; the default replies to
+    getMonitorData with ``processes`` and the request's id. ``requests`` records what was asked."""
 
     def __init__(self, home):
-        import socket
-        import threading
-
         self.home = home
         self.processes = []
         self.requests = []
@@ -155,13 +157,9 @@ class FakePm2Daemon:
 
     @staticmethod
     def frame(values):
-        import struct
-
         return bytes([0x10 | len(values)]) + b"".join(struct.pack(">I", len(v)) + v for v in values)
 
     def serve(self):
-        import struct
-
         while True:
             try:
                 conn, _addr = self.server.accept()
@@ -188,9 +186,6 @@ class FakePm2Daemon:
 def pm2_daemon():
     """A fake PM2 daemon listening in a short temporary PM2_HOME (socket paths are limited to
     108 bytes); its pm2.pid names this process, so the home looks like one with a live daemon."""
-    import shutil
-    import tempfile
-
     home = tempfile.mkdtemp(prefix="pm2-", dir="/tmp")
     with open(os.path.join(home, "pm2.pid"), "w") as handle:
         handle.write(str(os.getpid()))
