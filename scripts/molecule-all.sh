@@ -2,7 +2,8 @@
 # Run molecule scenarios several at a time (each has its own container, bb-<scenario>-<distro>),
 # one log per scenario. Prints a line as each ends, a summary with wall times, and the whole log
 # of every scenario that failed; exits 1 when any failed.
-#   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_LOG_DIR)
+#   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_LOG_DIR,
+#                                           MOLECULE_SCENARIO_TIMEOUT)
 # Scenarios are started in the order given: put the longest first. Test hosts share the package
 # cache (scripts/pkg-cache.sh); scenarios started from the provisioned image (their molecule.yml
 # names boosterbeacon/provisioned) need scripts/provisioned-image.sh, which runs beside the
@@ -13,6 +14,10 @@ set -euo pipefail
 distro=${MOLECULE_DISTRO:-trixie}
 jobs=${MOLECULE_JOBS:-3}
 logdir=${MOLECULE_LOG_DIR:-.cache/molecule-logs/$distro}
+# A scenario still running after this many seconds is stopped and fails with its log shown, so a
+# hung one is reported with where it hung instead of running into CI's own limit (the slowest
+# scenario takes about 47 minutes on a loaded 2-core machine).
+limit=${MOLECULE_SCENARIO_TIMEOUT:-3600}
 [[ $# -gt 0 ]] || { echo "usage: $0 scenario..." >&2; exit 2; }
 command -v molecule >/dev/null || { echo "ERROR: molecule is missing (run 'make venv')" >&2; exit 1; }
 
@@ -43,10 +48,13 @@ run_one() {
       return
     fi
   fi
-  if MOLECULE_DISTRO=$distro molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1; then
+  local rc=0
+  MOLECULE_DISTRO=$distro timeout --kill-after=60 "$limit" molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1 || rc=$?
+  if (( rc == 0 )); then
     result=PASS
   else
     result=FAIL
+    (( rc != 124 )) || echo "=== stopped: still running after ${limit}s (MOLECULE_SCENARIO_TIMEOUT)" >>"$logdir/$scenario.log"
   fi
   printf '%s %-24s %4ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" | tee "$logdir/$scenario.result"
 }

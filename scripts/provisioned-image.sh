@@ -68,6 +68,10 @@ fi
 docker exec "$container" timeout 900 sh -c \
   'while [ "$(systemctl show -p ActiveState --value boosterbeacon-aide-init)" = activating ]; do sleep 2; done' \
   || echo "WARNING: AIDE's first database was still being built after 15 minutes" >&2
+# No record of when the timers last ran: a copy started on a later day would otherwise catch up
+# at once on every job it "missed" (a dump and a verified restore at boot). Copies run the
+# product's jobs at their calendar times only.
+docker exec "$container" sh -c 'rm -f /var/lib/systemd/timers/stamp-*'
 # A clean shutdown first, so PostgreSQL and Redis start from a consistent state in every copy.
 docker stop -t 120 "$container" >/dev/null
 docker commit -c "LABEL bb.key=$key" -c 'CMD ["/lib/systemd/systemd"]' "$container" "$image" >/dev/null
