@@ -52,17 +52,15 @@ for suite in "${SUITES[@]}"; do
     mkdir -p "$rootfs/usr/local/share/ca-certificates"
     cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
   fi
-  # Units that make no sense or hang inside a container.
+  # Masked: units that make no sense or hang inside a container, and Debian's maintenance timers
+  # (package lists and upgrades, AIDE's daily check, log rotation, man-db, dpkg's backup, file
+  # system checks). Those run on the wall clock, with a catch-up at boot for a missed day: in a
+  # test host they started at random moments of a scenario, competed for the CPU and the dpkg
+  # lock, and made a run depend on the hour and the image's age. Masked before their packages
+  # arrive (a package's own unmask leaves a mask it did not make).
   for unit in systemd-remount-fs.service getty@tty1.service console-getty.service \
-              systemd-firstboot.service sys-kernel-config.mount; do
-    ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
-  done
-  # Debian's maintenance timers (package lists and upgrades, AIDE's daily check, log rotation,
-  # man-db, dpkg's backup, file system checks) run on the wall clock, with a catch-up at boot for
-  # a missed day: in a test host they started at random moments of a scenario, competed for the
-  # CPU and the dpkg lock, and made a run depend on the hour and the image's age. Masked here
-  # before their packages arrive (a package's own unmask leaves a mask it did not make).
-  for unit in apt-daily.timer apt-daily-upgrade.timer apt-listchanges.timer dailyaidecheck.timer \
+              systemd-firstboot.service sys-kernel-config.mount \
+              apt-daily.timer apt-daily-upgrade.timer apt-listchanges.timer dailyaidecheck.timer \
               dpkg-db-backup.timer e2scrub_all.timer fstrim.timer logrotate.timer man-db.timer; do
     ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
   done
