@@ -78,6 +78,51 @@ DETECT
   chmod 0755 "$rootfs/usr/local/sbin/bb-apt-proxy"
   echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/sbin/bb-apt-proxy";' \
     >"$rootfs/etc/apt/apt.conf.d/01bb-pkg-cache"
+  # Python keeps no bytecode for a zip import, and every Ansible task sends its module with
+  # Ansible's module_utils in a fresh zip: each task compiled the same sources again (a no-op
+  # provision.yml spent 15 % more CPU without this). A test host keeps the compiled code, keyed
+  # by the source's hash; the code run is the same, tracebacks name the zip it came from.
+  site="$rootfs/usr/lib/python3/dist-packages"
+  cat >"$site/bb_zipcode.py" <<'ZIPCODE'
+"""Test hosts only: keep the compiled code of modules imported from zip archives."""
+import _imp
+import marshal
+import os
+import sys
+import zipimport
+
+_DIR = "/var/cache/bb-zipcode"
+_compile = getattr(zipimport, "_compile_source", None)
+
+
+def _cached_compile(pathname, source):
+    import hashlib
+
+    key = hashlib.sha256(source).hexdigest()
+    path = "%s/%s-O%d-%s" % (_DIR, sys.implementation.cache_tag, sys.flags.optimize, key)
+    try:
+        with open(path, "rb") as f:
+            code = marshal.load(f)
+        _imp._fix_co_filename(code, pathname)
+        return code
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    code = _compile(pathname, source)
+    try:  # only root writes here; anyone else compiles as Python does
+        tmp = "%s.%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            marshal.dump(code, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return code
+
+
+if _compile is not None:
+    zipimport._compile_source = _cached_compile
+ZIPCODE
+  echo "import bb_zipcode" >"$site/bb-zipcode.pth"
+  mkdir -p "$rootfs/var/cache/bb-zipcode"
   # The test hosts' /tmp is a fresh tmpfs from the container's start (the molecule platforms);
   # a release whose boot empties /tmp (bookworm's "D /tmp") would delete what a task sent then.
   if grep -q '^D /tmp ' "$rootfs/usr/lib/tmpfiles.d/tmp.conf"; then
