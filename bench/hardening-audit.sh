@@ -8,6 +8,8 @@
 #        BB_PKG_CACHE_ADDR: the package cache, if any)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 BIN=$PWD/.venv/bin
 export PATH=$BIN:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/.collections
 ((${#@})) || set -- trixie bookworm
@@ -15,19 +17,10 @@ NAMES=()
 cleanup() { for n in "${NAMES[@]}"; do docker rm -f "$n" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
 
-# start NAME IMAGE: a systemd test host, as the scenarios run them.
+# start NAME IMAGE: a systemd test host, as the scenarios run them, with Lynis and the SSH server.
 start() {
   NAMES+=("$1")
-  docker rm -f "$1" >/dev/null 2>&1 || true
-  docker run -d --name "$1" --hostname "$1" \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
-    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$2" /lib/systemd/systemd >/dev/null
-  for _ in $(seq 1 60); do
-    state=$(docker exec "$1" systemctl is-system-running 2>/dev/null || true)
-    [[ $state == running || $state == degraded ]] && break
-    sleep 1
-  done
+  start_host "$1" "$2"
   docker exec "$1" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lynis openssh-server >/dev/null'
 }
 

@@ -21,3 +21,18 @@ ratio() {  # ratio <label> <base label>: the median of one over the median of th
   # shellcheck disable=SC2086 # the recorded figures are space-separated on purpose
   echo "$(median ${TIMES[$1]}) / $(median ${TIMES[$2]})" | bc -l
 }
+
+start_host() {  # start_host NAME IMAGE [docker run options...]: a systemd test host as the scenarios run them, booted
+  local name=$1 image=$2 state
+  shift 2
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker run -d --name "$name" --hostname "$name" \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+    --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$@" "$image" /lib/systemd/systemd >/dev/null
+  for _ in $(seq 1 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    [[ $state == running || $state == degraded ]] && return 0
+    sleep 1
+  done
+}

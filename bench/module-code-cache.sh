@@ -31,16 +31,7 @@ cgroup_cpu() {  # CPU seconds the container's cgroup has used (cgroup v2 or v1)
 
 run() {  # run NAME: provision.yml on a fresh copy of the image; appends "host controller wall" to NAME.figures
   local name=$1 before after start
-  docker rm -f "$name" >/dev/null 2>&1 || true
-  docker run -d --name "$name" --hostname "$name" --stop-signal SIGRTMIN+3 --cgroupns host \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:rw,exec,nosuid,nodev,mode=1777 \
-    --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$IMAGE" >/dev/null
-  for _ in $(seq 1 60); do
-    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-    [[ $state == running || $state == degraded ]] && break
-    sleep 1
-  done
+  start_host "$name" "$IMAGE" --stop-signal SIGRTMIN+3 --tmpfs /tmp:rw,exec,nosuid,nodev,mode=1777
   # Both start with an empty cache (the image build left one); one without the hook at all.
   docker exec "$name" sh -c 'rm -f /var/cache/bb-zipcode/*'
   [[ $name == *without ]] && docker exec "$name" rm -f /usr/lib/python3/dist-packages/bb-zipcode.pth
