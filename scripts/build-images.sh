@@ -79,8 +79,8 @@ DETECT
   echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/sbin/bb-apt-proxy";' \
     >"$rootfs/etc/apt/apt.conf.d/01bb-pkg-cache"
   # Python keeps no bytecode for a zip import, and every Ansible task sends its module with
-  # Ansible's module_utils in a fresh zip: each task compiled the same sources again (a no-op
-  # provision.yml spent 15 % more CPU without this). A test host keeps the compiled code, keyed
+  # Ansible's module_utils in a fresh zip: each task compiled the same sources again (a quarter
+  # of the CPU inside a host running provision.yml again: bench/module-code-cache.sh). A test host keeps the compiled code, keyed
   # by the source's hash; the code run is the same, tracebacks name the zip it came from.
   site="$rootfs/usr/lib/python3/dist-packages"
   cat >"$site/bb_zipcode.py" <<'ZIPCODE'
