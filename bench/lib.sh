@@ -36,3 +36,22 @@ start_host() {  # start_host NAME IMAGE [docker run options...]: a systemd test 
     sleep 1
   done
 }
+
+cgroup_cpu() {  # CPU seconds the container's cgroup has used (cgroup v2 or v1)
+  local id
+  id=$(docker inspect -f '{{.Id}}' "$1")
+  for f in "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/unified/docker/$id/cpu.stat" \
+           "/sys/fs/cgroup/docker/$id/cpu.stat"; do
+    [[ -r $f ]] && { awk '/^usage_usec/ {printf "%.1f", $2 / 1e6}' "$f"; return; }
+  done
+  echo "ERROR: no cgroup CPU figures for $1" >&2
+  exit 1
+}
+
+cpu_seconds() {  # cpu_seconds FILE LOG COMMAND...: runs it (output to LOG, errors to LOG.err); writes to FILE
+  local file=$1 log=$2 TIMEFORMAT='%U %S' rc=0  # the CPU seconds it and its children used (bash's time)
+  shift 2
+  { time "$@" >"$log" 2>"$log.err" || rc=$?; } 2>"$file.raw"
+  awk '{print $1 + $2}' "$file.raw" >"$file"
+  return "$rc"
+}

@@ -18,17 +18,6 @@ cleanup() { docker rm -f "${NAMES[@]}" >/dev/null 2>&1 || true; rm -rf "$WORK"; 
 trap cleanup EXIT
 scripts/provisioned-image.sh trixie >&2
 
-cgroup_cpu() {  # CPU seconds the container's cgroup has used (cgroup v2 or v1)
-  local id
-  id=$(docker inspect -f '{{.Id}}' "$1")
-  for f in "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/unified/docker/$id/cpu.stat" \
-           "/sys/fs/cgroup/docker/$id/cpu.stat"; do
-    [[ -r $f ]] && { awk '/^usage_usec/ {printf "%.1f", $2 / 1e6}' "$f"; return; }
-  done
-  echo "ERROR: no cgroup CPU figures for $1" >&2
-  exit 1
-}
-
 run() {  # run NAME: provision.yml on a fresh copy of the image; appends "host controller wall" to NAME.figures
   local name=$1 before after start
   start_host "$name" "$IMAGE" --stop-signal SIGRTMIN+3 --tmpfs /tmp:rw,exec,nosuid,nodev,mode=1777
@@ -38,11 +27,11 @@ run() {  # run NAME: provision.yml on a fresh copy of the image; appends "host c
   sleep 20  # the boot's own work settles first
   before=$(cgroup_cpu "$name")
   start=$(date +%s.%N)
-  BB_PROVISIONED_CONTAINER=$name /usr/bin/time -o "$WORK/$name.time" -f '%U %S' \
-    ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml >"$WORK/$name.log" 2>&1 \
-    || { tail -30 "$WORK/$name.log" >&2; echo "ERROR: provision.yml failed on $name" >&2; return 1; }
+  BB_PROVISIONED_CONTAINER=$name cpu_seconds "$WORK/$name.cpu" "$WORK/$name.log" \
+    ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml \
+    || { tail -30 "$WORK/$name.log" "$WORK/$name.log.err" >&2; echo "ERROR: provision.yml failed on $name" >&2; return 1; }
   after=$(cgroup_cpu "$name")
-  echo "$(echo "$after - $before" | bc) $(awk '{print $1 + $2}' "$WORK/$name.time") $(echo "$(date +%s.%N) - $start" | bc)" \
+  echo "$(echo "$after - $before" | bc) $(cat "$WORK/$name.cpu") $(echo "$(date +%s.%N) - $start" | bc)" \
     >>"$WORK/$name.figures"
 }
 
