@@ -2,8 +2,8 @@
 # What one task costs, by kind, on a provisioned test host: a playbook of TASKS identical tasks
 # per kind (stat, copy and systemd that change nothing, an apt list refresh within
 # cache_valid_time, an apt install of packages already there), ROUNDS times. Prints the CPU
-# inside the host (its cgroup) and the controller's per task, medians and each kind's ratio to
-# stat; then runs provision.yml again on that host and prints the share of its host CPU that its
+# inside the host (its cgroup) and the controller's per task (less an empty playbook's, its
+# start-up), medians and each kind's ratio to stat; then runs provision.yml again on that host and prints the share of its host CPU that its
 # apt tasks take at the measured price. Asserts nothing.
 # Usage: bench/task-cost.sh [rounds] [tasks]   (defaults 3 and 20; after `make venv collection
 #        images`; builds the provisioned image when missing or out of date)
@@ -29,6 +29,7 @@ declare -A KINDS=(
   [apt-present]='ansible.builtin.apt: {name: [nginx, openssl, redis-server], state: present}'
 )
 ORDER=(stat copy systemd apt-lists apt-present)
+printf -- '- hosts: all\n  gather_facts: false\n  tasks: []\n' >"$WORK/empty.yml"
 for kind in "${ORDER[@]}"; do
   { echo "- hosts: all"; echo "  gather_facts: false"; echo "  tasks:"
     for _ in $(seq 1 "$TASKS"); do echo "    - ${KINDS[$kind]}"; done
@@ -53,16 +54,21 @@ measure() {  # measure LABEL LOG COMMAND...: appends "host controller" CPU secon
 
 for round in $(seq 1 "$ROUNDS"); do
   echo ">> round $round of $ROUNDS: $TASKS tasks of each kind on a copy of $IMAGE" >&2
-  for kind in "${ORDER[@]}"; do
+  for kind in empty "${ORDER[@]}"; do
     measure "$kind" "$WORK/$kind.log" ansible-playbook "${INVENTORY[@]}" "$WORK/$kind.yml"
   done
 done
 
-per_task_ms() {  # per_task_ms KIND COLUMN: the median of the column, in ms per task
+column_median() {  # column_median LABEL COLUMN
   # shellcheck disable=SC2046 # one figure per round
-  echo "$(median $(awk -v c="$2" '{print $c}' "$WORK/$1.figures")) * 1000 / $TASKS" | bc -l
+  median $(awk -v c="$2" '{print $c}' "$WORK/$1.figures")
+}
+per_task_ms() {  # per_task_ms KIND COLUMN: the median of the column less the empty playbook's, in ms per task
+  echo "($(column_median "$1" "$2") - $(column_median empty "$2")) * 1000 / $TASKS" | bc -l
 }
 echo "One task, by kind, on a provisioned host ($ROUNDS rounds of $TASKS; CPU ms per task, median):"
+printf '  (an empty playbook, subtracted: %.1f s on the controller, %.1f s inside the host)\n' \
+  "$(column_median empty 2)" "$(column_median empty 1)"
 printf '  %-12s %9s %11s %14s\n' kind host controller "host / stat"
 stat_host=$(per_task_ms stat 1)
 for kind in "${ORDER[@]}"; do
