@@ -17,6 +17,11 @@ median() {  # median of the figures given
   printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
 
+column_median() {  # column_median NAME COLUMN: the median of a column of $WORK/NAME.figures (one line per round)
+  # shellcheck disable=SC2046 # one figure per round
+  median $(awk -v c="$2" '{print $c}' "$WORK/$1.figures")
+}
+
 ratio() {  # ratio <label> <base label>: the median of one over the median of the other
   # shellcheck disable=SC2086 # the recorded figures are space-separated on purpose
   echo "$(median ${TIMES[$1]}) / $(median ${TIMES[$2]})" | bc -l

@@ -42,10 +42,6 @@ for round in $(seq 1 "$ROUNDS"); do
   wait "$with" && wait "$without"
 done
 
-column_median() {  # column_median NAME COLUMN
-  # shellcheck disable=SC2046 # one figure per round
-  median $(awk -v c="$2" '{print $c}' "$WORK/$1.figures")
-}
 echo "provision.yml again on a provisioned host, $ROUNDS round(s) side by side (seconds, median):"
 printf '  %-22s %10s %12s %8s\n' "" "host CPU" "controller" "wall"
 for variant in with without; do

@@ -3,8 +3,9 @@
 # per kind (stat, copy and systemd that change nothing, an apt list refresh within
 # cache_valid_time, an apt install of packages already there), ROUNDS times. Prints the CPU
 # inside the host (its cgroup) and the controller's per task (less an empty playbook's, its
-# start-up), medians and each kind's ratio to stat; then runs provision.yml again on that host and prints the share of its host CPU that its
-# apt tasks take at the measured price. Asserts nothing.
+# start-up), medians and each kind's ratio to stat; then runs provision.yml again on that host
+# and prints the share of its host CPU that its apt tasks take at the measured price. Asserts
+# nothing.
 # Usage: bench/task-cost.sh [rounds] [tasks]   (defaults 3 and 20; after `make venv collection
 #        images`; builds the provisioned image when missing or out of date)
 set -euo pipefail
@@ -59,10 +60,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-column_median() {  # column_median LABEL COLUMN
-  # shellcheck disable=SC2046 # one figure per round
-  median $(awk -v c="$2" '{print $c}' "$WORK/$1.figures")
-}
 per_task_ms() {  # per_task_ms KIND COLUMN: the median of the column less the empty playbook's, in ms per task
   echo "($(column_median "$1" "$2") - $(column_median empty "$2")) * 1000 / $TASKS" | bc -l
 }
