@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What one task costs, by kind, on a provisioned test host: a playbook of TASKS identical tasks
 # per kind (stat, copy and systemd that change nothing, an apt list refresh within
-# cache_valid_time, an apt install of packages already there), ROUNDS times. Prints the CPU
+# cache_valid_time and an apt install of packages already there, each through apt and through
+# the collection's apt_packages), ROUNDS times. Prints the CPU
 # inside the host (its cgroup) and the controller's per task (less an empty playbook's, its
 # start-up), medians and each kind's ratio to stat; then runs provision.yml again on that host
 # and prints the share of its host CPU that its apt tasks take at the measured price. Asserts
@@ -28,8 +29,10 @@ declare -A KINDS=(
   [systemd]='ansible.builtin.systemd_service: {name: nginx, state: started}'
   [apt-lists]='ansible.builtin.apt: {update_cache: true, cache_valid_time: 3600}'
   [apt-present]='ansible.builtin.apt: {name: [nginx, openssl, redis-server], state: present}'
+  [pkgs-lists]='boosterbeacon.infra.apt_packages: {update_cache: true, cache_valid_time: 3600}'
+  [pkgs-present]='boosterbeacon.infra.apt_packages: {name: [nginx, openssl, redis-server], state: present}'
 )
-ORDER=(stat copy systemd apt-lists apt-present)
+ORDER=(stat copy systemd apt-lists apt-present pkgs-lists pkgs-present)
 printf -- '- hosts: all\n  gather_facts: false\n  tasks: []\n' >"$WORK/empty.yml"
 for kind in "${ORDER[@]}"; do
   { echo "- hosts: all"; echo "  gather_facts: false"; echo "  tasks:"
@@ -39,8 +42,8 @@ done
 INVENTORY=(-i "$HOST," -c community.docker.docker -e ansible_pipelining=true)
 
 start_host "$HOST" "$IMAGE" --stop-signal SIGRTMIN+3 --tmpfs /tmp:rw,exec,nosuid,nodev,mode=1777
-# Lists fresh (the refresh kind then finds nothing to do) and the copy's file in place.
-docker exec "$HOST" apt-get update -qq
+# Lists fresh and their time recorded (the refresh kinds then find nothing to do), the copy's file in place.
+docker exec "$HOST" sh -c 'apt-get update -qq && touch /var/lib/apt/periodic/update-success-stamp'
 ansible-playbook "${INVENTORY[@]}" "$WORK/copy.yml" >/dev/null
 sleep 20  # the boot's own work settles first
 
@@ -78,22 +81,26 @@ BB_PROVISIONED_CONTAINER=$HOST ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
   measure provision "$WORK/provision.json" ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml
 read -r provision_host provision_controller <"$WORK/provision.figures"
 # Module runs per action on the host: a loop counts once per item, a skipped task or item not at all
-# (a no_log result has no invocation but says it was censored).
+# (a no_log result has no invocation but says it was censored); apt_packages counts as apt when
+# it started apt, as a question to dpkg when it did not.
 counts=$(python3 - "$WORK/provision.json" <<'PY'
 import collections, json, sys
 runs = collections.Counter()
 for play in json.load(open(sys.argv[1]))["plays"]:
     for task in play["tasks"]:
         for result in task["hosts"].values():
+            action = result.get("action", "?").split(".")[-1]
             for item in result.get("results") or [result]:
-                if not item.get("skipped") and ("invocation" in item or "censored" in item):
-                    runs[result.get("action", "?").split(".")[-1]] += 1
-print(runs["apt"], sum(runs.values()))
+                if action == "apt_packages" and not item.get("skipped"):
+                    runs["apt" if item.get("apt_ran") else "dpkg"] += 1
+                elif not item.get("skipped") and ("invocation" in item or "censored" in item):
+                    runs[action] += 1
+print(runs["apt"], runs["dpkg"], sum(runs.values()))
 PY
 )
-read -r apt_runs module_runs <<<"$counts"
+read -r apt_runs dpkg_runs module_runs <<<"$counts"
 apt_ms=$(echo "($(per_task_ms apt-lists 1) + $(per_task_ms apt-present 1)) / 2" | bc -l)
-printf 'provision.yml again: host CPU %.1f s, controller %.1f s, %d module runs on the host, %d of them apt\n' \
-  "$provision_host" "$provision_controller" "$module_runs" "$apt_runs"
+printf 'provision.yml again: host CPU %.1f s, controller %.1f s, %d module runs on the host, %d of them apt, %d package tasks apt_packages settled without apt\n' \
+  "$provision_host" "$provision_controller" "$module_runs" "$apt_runs" "$dpkg_runs"
 printf '  apt at the measured price (%.0f ms each): %.1f s, %.0f%% of the host CPU\n' \
   "$apt_ms" "$(echo "$apt_runs * $apt_ms / 1000" | bc -l)" "$(echo "$apt_runs * $apt_ms / 10 / $provision_host" | bc -l)"
