@@ -39,7 +39,7 @@ def test_everything_present_and_lists_recent_runs_no_apt():
 
 
 def test_a_missing_package_hands_the_whole_task_to_apt():
-    result, _, apt = run(dict(name=["nginx", "openssl"], install_recommends=False),
+    result, _commands, apt = run(dict(name=["nginx", "openssl"], install_recommends=False),
                          host_says(("ii ", "nginx", "amd64")), apt_result=dict(changed=True, stdout="..."))
     assert apt["module_name"] == "ansible.builtin.apt"
     assert apt["module_args"] == dict(name=["nginx", "openssl"], state="present", update_cache=False,
@@ -49,17 +49,17 @@ def test_a_missing_package_hands_the_whole_task_to_apt():
 
 def test_check_mode_with_a_missing_package_predicts_through_apt():
     # apt runs in the task's check mode and predicts; the action itself changes nothing.
-    result, _, apt = run(dict(name=["nginx"]), host_says(), check=True, apt_result=dict(changed=True))
+    result, _commands, apt = run(dict(name=["nginx"]), host_says(), check=True, apt_result=dict(changed=True))
     assert apt is not None and result["changed"] is True
 
 
 def test_check_mode_with_everything_present_reports_no_change():
-    result, _, apt = run(dict(name=["nginx"]), host_says(("ii ", "nginx", "amd64")), check=True)
+    result, _commands, apt = run(dict(name=["nginx"]), host_says(("ii ", "nginx", "amd64")), check=True)
     assert apt is None and result["changed"] is False
 
 
 def test_old_lists_are_refreshed_by_apt_even_when_everything_is_present_and_the_time_kept():
-    _, commands, apt = run(dict(update_cache=True, cache_valid_time=3600), host_says(stamp=NOW - 7200),
+    _result, commands, apt = run(dict(update_cache=True, cache_valid_time=3600), host_says(stamp=NOW - 7200),
                            apt_result=dict(changed=False, cache_updated=False))
     assert apt["module_args"] == dict(update_cache=True, cache_valid_time=3600)
     # A refresh that changed nothing still counts for cache_valid_time: the stamp apt reads, as root.
@@ -76,18 +76,18 @@ def test_no_stamp_without_a_real_refresh(check, apt_result):
 
 
 def test_installing_without_a_refresh_writes_no_stamp():
-    _, commands, apt = run(dict(name=["nginx"]), host_says(stamp=NOW - 7200))
+    _result, commands, apt = run(dict(name=["nginx"]), host_says(stamp=NOW - 7200))
     assert apt is not None and len(commands) == 1
 
 
 def test_a_package_installed_as_a_dependency_goes_to_apt_to_be_marked():
-    _, _, apt = run(dict(name=["curl"]), host_says(("ii ", "curl", "amd64"), auto=["curl"]),
+    _result, _commands, apt = run(dict(name=["curl"]), host_says(("ii ", "curl", "amd64"), auto=["curl"]),
                     apt_result=dict(changed=False))
     assert apt is not None
 
 
 def test_absent_packages_not_installed_run_no_apt():
-    result, _, apt = run(dict(name=["telnetd", "rsh-server"], state="absent", purge=True),
+    result, _commands, apt = run(dict(name=["telnetd", "rsh-server"], state="absent", purge=True),
                          host_says(("un ", "telnetd", "amd64")))
     assert apt is None and result["changed"] is False
 
@@ -95,7 +95,7 @@ def test_absent_packages_not_installed_run_no_apt():
 @pytest.mark.parametrize("probe", [dict(rc=127, stdout="", stderr="dpkg: not found"),
                                    dict(rc=0, stdout="arch\tamd64\n", stderr="")])
 def test_a_host_that_cannot_answer_gets_apt(probe):
-    result, _, apt = run(dict(name=["nginx"]), probe, apt_result=dict(changed=False))
+    result, _commands, apt = run(dict(name=["nginx"]), probe, apt_result=dict(changed=False))
     assert apt is not None and result["apt_ran"] is True and result["pending"] == ["nginx"]
 
 
