@@ -62,7 +62,7 @@ def parse_probe(stdout):
     for line in stdout.splitlines():
         fields = line.split("\t")
         tag = fields[0]
-        if tag in ("arch",) and len(fields) == 2:
+        if tag == "arch" and len(fields) == 2:
             answer["arch"] = fields[1]
         elif tag in ("stamp", "now") and len(fields) == 2 and fields[1].isdigit():
             answer[tag] = int(fields[1])
