@@ -40,7 +40,7 @@ def test_everything_present_and_lists_recent_runs_no_apt():
 
 def test_a_missing_package_hands_the_whole_task_to_apt():
     result, _commands, apt = run(dict(name=["nginx", "openssl"], install_recommends=False),
-                         host_says(("ii ", "nginx", "amd64")), apt_result=dict(changed=True, stdout="..."))
+                                 host_says(("ii ", "nginx", "amd64")), apt_result=dict(changed=True, stdout="..."))
     assert apt["module_name"] == "ansible.builtin.apt"
     assert apt["module_args"] == dict(name=["nginx", "openssl"], state="present", update_cache=False,
                                       cache_valid_time=0, install_recommends=False)
@@ -60,7 +60,7 @@ def test_check_mode_with_everything_present_reports_no_change():
 
 def test_old_lists_are_refreshed_by_apt_even_when_everything_is_present_and_the_time_kept():
     _result, commands, apt = run(dict(update_cache=True, cache_valid_time=3600), host_says(stamp=NOW - 7200),
-                           apt_result=dict(changed=False, cache_updated=False))
+                                 apt_result=dict(changed=False, cache_updated=False))
     assert apt["module_args"] == dict(update_cache=True, cache_valid_time=3600)
     # A refresh that changed nothing still counts for cache_valid_time: the stamp apt reads, as root.
     assert "touch /var/lib/apt/periodic/update-success-stamp" in commands[1].args[0]
@@ -82,13 +82,13 @@ def test_installing_without_a_refresh_writes_no_stamp():
 
 def test_a_package_installed_as_a_dependency_goes_to_apt_to_be_marked():
     _result, _commands, apt = run(dict(name=["curl"]), host_says(("ii ", "curl", "amd64"), auto=["curl"]),
-                    apt_result=dict(changed=False))
+                                  apt_result=dict(changed=False))
     assert apt is not None
 
 
 def test_absent_packages_not_installed_run_no_apt():
     result, _commands, apt = run(dict(name=["telnetd", "rsh-server"], state="absent", purge=True),
-                         host_says(("un ", "telnetd", "amd64")))
+                                 host_says(("un ", "telnetd", "amd64")))
     assert apt is None and result["changed"] is False
 
 
