@@ -60,3 +60,32 @@ cpu_seconds() {  # cpu_seconds FILE LOG COMMAND...: runs it (output to LOG, erro
   awk '{print $1 + $2}' "$file.raw" >"$file"
   return "$rc"
 }
+
+reprovision() {  # reprovision NAME [VAR=value...]: provision.yml again on the host NAME (a copy of the
+  # provisioned image, started), with those variables in ansible-playbook's environment; appends
+  # "host controller wall" (CPU seconds inside the host, the controller's, seconds) to $WORK/NAME.figures
+  local name=$1 before after start
+  shift
+  sleep 20  # the boot's own work settles first
+  before=$(cgroup_cpu "$name")
+  start=$(date +%s.%N)
+  cpu_seconds "$WORK/$name.cpu" "$WORK/$name.log" \
+    env "$@" ansible-playbook -i molecule/_provisioned/hosts.yml -e "ansible_host=$name" playbooks/provision.yml \
+    || { tail -30 "$WORK/$name.log" "$WORK/$name.log.err" >&2; echo "ERROR: provision.yml failed on $name" >&2; return 1; }
+  after=$(cgroup_cpu "$name")
+  echo "$(echo "$after - $before" | bc) $(cat "$WORK/$name.cpu") $(echo "$(date +%s.%N) - $start" | bc)" \
+    >>"$WORK/$name.figures"
+}
+
+pair_table() {  # pair_table LABEL_A NAME_A LABEL_B NAME_B: medians of two reprovision series and A / B
+  local column a b ratios=()
+  printf '  %-22s %10s %12s %8s\n' "" "host CPU" "controller" "wall"
+  printf '  %-22s %10.1f %12.1f %8.1f\n' "$1" "$(column_median "$2" 1)" "$(column_median "$2" 2)" "$(column_median "$2" 3)"
+  printf '  %-22s %10.1f %12.1f %8.1f\n' "$3" "$(column_median "$4" 1)" "$(column_median "$4" 2)" "$(column_median "$4" 3)"
+  for column in 1 2 3; do
+    a=$(column_median "$2" "$column")
+    b=$(column_median "$4" "$column")
+    ratios+=("$(printf '%.2f' "$(echo "$a / $b" | bc -l)")")
+  done
+  echo "  $1 / $3: host CPU ${ratios[0]}, controller ${ratios[1]}, wall ${ratios[2]}"
+}

@@ -77,8 +77,8 @@ for kind in "${ORDER[@]}"; do
 done
 
 echo ">> provision.yml again on the same host, every result recorded (json callback)" >&2
-BB_PROVISIONED_CONTAINER=$HOST ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
-  measure provision "$WORK/provision.json" ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml
+ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
+  measure provision "$WORK/provision.json" ansible-playbook -i molecule/_provisioned/hosts.yml -e "ansible_host=$HOST" playbooks/provision.yml
 read -r provision_host provision_controller <"$WORK/provision.figures"
 # Module runs per action on the host: a loop counts once per item, a skipped task or item not at all
 # (a no_log result has no invocation but says it was censored); apt_packages counts as apt when

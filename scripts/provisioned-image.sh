@@ -56,8 +56,11 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 
-if ! BB_PROVISIONED_CONTAINER=$container ANSIBLE_FORCE_COLOR=0 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
-     ansible-playbook -i molecule/_provisioned/hosts.yml playbooks/provision.yml >"$log" 2>&1; then
+# Under Mitogen, as the scenarios that compose the roles run (.config/molecule/config.yml); it
+# reads connection variables untemplated, so the container's name comes as an extra variable.
+if ! ANSIBLE_FORCE_COLOR=0 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+     ANSIBLE_STRATEGY_PLUGINS=.config/molecule/strategy ANSIBLE_STRATEGY=mitogen_linear \
+     ansible-playbook -i molecule/_provisioned/hosts.yml -e "ansible_host=$container" playbooks/provision.yml >"$log" 2>&1; then
   tail -60 "$log" >&2
   echo "ERROR: provisioning the snapshot host failed (whole log: $log)" >&2
   exit 1
