@@ -37,7 +37,7 @@ echo "provision.yml again on a provisioned host, $ROUNDS round(s) side by side (
 pair_table "mitogen_linear" bb-bench-mitogen "linear" bb-bench-linear
 
 run_local() {  # run_local STRATEGY: bench/local-tasks.yml on the implicit localhost, as the nested runs have it
-  BENCH_SCRATCH="$WORK/scratch" BB_MITOGEN_LOCAL=1 ANSIBLE_STRATEGY_PLUGINS=.config/molecule/strategy \
+  BENCH_SCRATCH="$WORK/scratch" BB_NESTED_RUN=1 ANSIBLE_STRATEGY_PLUGINS=.config/molecule/strategy \
     ANSIBLE_STRATEGY="$1" ansible-playbook -i "$WORK/none.yml" bench/local-tasks.yml
 }
 
@@ -51,7 +51,7 @@ for round in $(seq 1 "$ROUNDS"); do
     LOCAL_CPU[$strategy]="${LOCAL_CPU[$strategy]:-} $(cat "$WORK/local.cpu")"
   done
 done
-echo "40 controller tasks (bench/local-tasks.yml; mitogen_linear with BB_MITOGEN_LOCAL=1), median:"
+echo "40 controller tasks (bench/local-tasks.yml; mitogen_linear as in a nested run), median:"
 for strategy in linear mitogen_linear; do
   # shellcheck disable=SC2086 # one figure per round
   printf '  %-22s CPU %6.1f s   wall %6.1f s\n' "$strategy" "$(median ${LOCAL_CPU[$strategy]})" "$(median ${TIMES["local $strategy"]})"

@@ -4,12 +4,12 @@ Mitogen keeps one Python interpreter per test host and runs each task's module i
 shipping and importing the module afresh for every task. Only the docker connection is taken
 over: tasks on the controller keep Ansible's local connection (molecule's create and destroy wait
 on async jobs that Mitogen's local connection never saw finish), except in the nested runs of the
-project's playbooks (molecule/_shared/run.yml sets BB_MITOGEN_LOCAL=1), which wait on none and
-run most of a deploy's tasks on the controller: each costs about a third of a second of CPU
-less there (bench/mitogen.sh). Every module runs in a fork of
-that interpreter, as `mitogen_task_isolation: fork` does, so no task sees what an earlier one
-imported or failed to import (a library the run installs, such as python3-cryptography, is then
-found).
+project's playbooks (molecule/_shared/run.yml sets BB_NESTED_RUN=1), which wait on none and
+run a third of a deploy's tasks on the controller: each costs about half a second of CPU
+less there (bench/mitogen.sh). BB_MITOGEN_LOCAL=0 leaves those to Ansible's local connection.
+Every module runs in a fork of that interpreter, as `mitogen_task_isolation: fork` does, so no
+task sees what an earlier one imported or failed to import (a library the run installs, such as
+python3-cryptography, is then found).
 """
 import os
 
@@ -17,8 +17,8 @@ import ansible_mitogen.loaders
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
 
-ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = (
-    ('docker', 'local') if os.environ.get('BB_MITOGEN_LOCAL') == '1' else ('docker',))
+NESTED_LOCAL = os.environ.get('BB_NESTED_RUN') == '1' and os.environ.get('BB_MITOGEN_LOCAL') != '0'
+ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = ('docker', 'local') if NESTED_LOCAL else ('docker',)
 ansible_mitogen.planner.NewStylePlanner.should_fork = lambda self: True
 
 Base = ansible_mitogen.loaders.strategy_loader.get('linear', class_only=True)
