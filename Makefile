@@ -97,8 +97,9 @@ units: venv collection ## unit tests with coverage of plugins/
 	cd tests/unit && pytest -q -p no:cacheprovider --cov=ansible_collections.boosterbeacon.infra.plugins \
 	  --cov-report=term-missing --cov-fail-under=$${COV_MIN:-90} .
 
+# Under the deploy's source lock: a deploy's gate or build from this checkout may run meanwhile.
 app-test: tools ## the sample service: npm ci, unit tests, build, integration tests on throwaway databases
-	$(APP)/scripts/ci-test.sh
+	$(PYTHON) roles/app_deploy/files/source_lock.py $(APP) $(APP)/scripts/ci-test.sh
 
 molecule: venv collection pkg-cache ## every molecule scenario, MOLECULE_JOBS at a time (DISTRO=trixie by default)
 	MOLECULE_DISTRO=$(DISTRO) MOLECULE_JOBS=$(MOLECULE_JOBS) scripts/molecule-all.sh $(SCENARIOS)

@@ -111,11 +111,12 @@ for scenario in "${failed[@]}"; do
 done
 # The failed tasks once more, last: a CI log is often shown by its end only.
 for scenario in "${failed[@]}"; do
-  echo "=== failed tasks in $scenario"
-  # Each failure's block up to the next task, without those the scenario expected (...ignoring).
+  echo "=== failed tasks in $scenario (the last 80 lines: the one that stopped it comes last)"
+  # Each failure's block up to the next task, without those the scenario expected (...ignoring);
+  # failures a block rescued are not marked, so the end is kept.
   awk '/^TASK \[/{if (keep) printf "%s", block; keep=0; block=""; task=$0}
        /^(fatal|failed): /{keep=1; block=task "\n"} keep{block=block $0 "\n"} /^\.\.\.ignoring/{keep=0}
-       END{if (keep) printf "%s", block}' "$logdir/$scenario.log" 2>/dev/null | cut -c1-400 | head -80 || true
+       END{if (keep) printf "%s", block}' "$logdir/$scenario.log" 2>/dev/null | cut -c1-400 | tail -80 || true
 done
 if (( ${#failed[@]} )); then
   echo "FAILED on $distro: ${failed[*]}"
