@@ -54,14 +54,17 @@ for suite in "${SUITES[@]}"; do
   fi
   # Masked: units that make no sense or hang inside a container, and Debian's maintenance timers
   # (package lists and upgrades, AIDE's daily check, log rotation, man-db, dpkg's backup, file
-  # system checks). Those run on the wall clock, with a catch-up at boot for a missed day: in a
-  # test host they started at random moments of a scenario, competed for the CPU and the dpkg
-  # lock, and made a run depend on the hour and the image's age. Masked before their packages
-  # arrive (a package's own unmask leaves a mask it did not make).
+  # system checks) and cron (its /etc/crontab runs cron.daily at 06:25: rkhunter's scan, about a
+  # minute of CPU a minute in every live host at once). Those run on the wall clock, with a
+  # catch-up at boot for a missed day: in a test host they started at random moments of a
+  # scenario, competed for the CPU and the dpkg lock, and made a run depend on the hour and the
+  # image's age. The product's own jobs are systemd timers, which still run. Masked before their
+  # packages arrive (a package's own unmask leaves a mask it did not make).
   for unit in systemd-remount-fs.service getty@tty1.service console-getty.service \
               systemd-firstboot.service sys-kernel-config.mount \
               apt-daily.timer apt-daily-upgrade.timer apt-listchanges.timer dailyaidecheck.timer \
-              dpkg-db-backup.timer e2scrub_all.timer fstrim.timer logrotate.timer man-db.timer; do
+              dpkg-db-backup.timer e2scrub_all.timer fstrim.timer logrotate.timer man-db.timer \
+              cron.service; do
     ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
   done
   # Test hosts use the suite's shared package cache (scripts/pkg-cache.sh) when the name
