@@ -2,8 +2,9 @@
 # Run molecule scenarios several at a time (each has its own container, bb-<scenario>-<distro>),
 # one log per scenario. Prints a line as each ends, a summary with wall times, and the whole log
 # of every scenario that failed; exits 1 when any failed.
-#   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_LOG_DIR,
-#                                           MOLECULE_SCENARIO_TIMEOUT)
+#   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_JOBS_MAX,
+#                                           MOLECULE_IDLE_PERCENT, MOLECULE_IDLE_WINDOW,
+#                                           MOLECULE_LOG_DIR, MOLECULE_SCENARIO_TIMEOUT)
 # Scenarios are started in the order given: put the longest first. Test hosts share the package
 # cache (scripts/pkg-cache.sh); scenarios started from the provisioned image (their molecule.yml
 # names boosterbeacon/provisioned) need scripts/provisioned-image.sh, which runs beside the
@@ -13,6 +14,14 @@ set -euo pipefail
 
 distro=${MOLECULE_DISTRO:-trixie}
 jobs=${MOLECULE_JOBS:-3}
+# Past MOLECULE_JOBS, up to MOLECULE_JOBS_MAX scenarios while the CPU has time to spare: one more
+# starts when the CPU stood idle (or waited on the disk) for MOLECULE_IDLE_PERCENT of the last
+# MOLECULE_IDLE_WINDOW seconds with none started, as when every running scenario waits on its
+# hosts. Off unless MOLECULE_JOBS_MAX is set above MOLECULE_JOBS.
+jobs_max=${MOLECULE_JOBS_MAX:-$jobs}
+idle_percent=${MOLECULE_IDLE_PERCENT:-25}
+idle_window=${MOLECULE_IDLE_WINDOW:-60}
+proc_stat=${BB_PROC_STAT:-/proc/stat}
 logdir=${MOLECULE_LOG_DIR:-.cache/molecule-logs/$distro}
 # A scenario still running after this many seconds is stopped and fails with its log shown, so a
 # hung one is reported with where it hung instead of running into CI's own limit (the slowest
@@ -73,8 +82,28 @@ next_ready() {
   done
 }
 
+# Idle and all CPU time since boot, from the first line of /proc/stat (idle plus iowait).
+cpu_times() {
+  local _cpu user nice system idle iowait irq softirq steal
+  read -r _cpu user nice system idle iowait irq softirq steal _ <"$proc_stat"
+  echo "$((idle + iowait)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+}
+# Since when the CPU is watched: the last start of a scenario.
+watch_from() { watch_t=$(date +%s); read -r watch_idle watch_total < <(cpu_times); }
+# Succeeds when a whole window has passed since then with the CPU idle for idle_percent of it;
+# a window that fell short starts the next.
+cpu_to_spare() {
+  (( $(date +%s) - watch_t >= idle_window )) || return 1
+  local idle total
+  read -r idle total < <(cpu_times)
+  (( total > watch_total && (idle - watch_idle) * 100 >= idle_percent * (total - watch_total) )) && return 0
+  watch_from
+  return 1
+}
+
 started=$(date +%s)
-echo "=== molecule: $# scenarios on $distro, $jobs at a time; logs in $logdir"
+echo "=== molecule: $# scenarios on $distro, $jobs at a time (up to $jobs_max while the CPU idles); logs in $logdir"
+watch_from
 pending=("$@")
 running=()
 while (( ${#pending[@]} + ${#running[@]} )); do
@@ -84,8 +113,12 @@ while (( ${#pending[@]} + ${#running[@]} )); do
   done
   running=("${alive[@]}")
   next=""
-  (( ${#running[@]} >= jobs )) || next=$(next_ready)
+  if (( ${#running[@]} < jobs )) || { (( ${#running[@]} < jobs_max )) && cpu_to_spare; }; then
+    next=$(next_ready)
+  fi
   if [[ -n $next ]]; then
+    (( ${#running[@]} < jobs )) || echo "=== $next starts as scenario $(( ${#running[@]} + 1 )): the CPU idled"
+    watch_from
     run_one "$next" &
     running+=("$!")
     left=()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,11 @@ def tree(tmp_path):
     return root, bindir, tmp_path / "events"
 
 
-def run(tree, scenarios, jobs, image_sleep, fail="", sleep=0.5):
+def run(tree, scenarios, jobs, image_sleep, fail="", sleep=0.5, **extra_env):
     root, bindir, events = tree
     env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]), EVENTS=str(events),
-               MOLECULE_JOBS=str(jobs), IMAGE_SLEEP=str(image_sleep), FAIL=fail, SLEEP=str(sleep))
+               MOLECULE_JOBS=str(jobs), IMAGE_SLEEP=str(image_sleep), FAIL=fail, SLEEP=str(sleep),
+               **extra_env)
     result = subprocess.run(["bash", "scripts/molecule-all.sh"] + scenarios, cwd=root, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     times = {}
@@ -100,3 +102,56 @@ def test_a_failed_scenario_fails_the_run_and_is_named(tree):
     assert "FAIL redis" in result.stdout
     assert "FAILED on trixie: redis" in result.stdout
     assert "PASS deploy" in result.stdout and "PASS multihost" in result.stdout
+
+
+def cpu_stat(path, idle_share, stop):
+    """Stands in for /proc/stat: a CPU that spends idle_share of its time idle, ticking until stop."""
+    busy = idle = 0
+    while not stop.wait(0.1):
+        idle += round(100 * idle_share)
+        busy += 100 - round(100 * idle_share)
+        path.write_text("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n" % (busy, idle))
+
+
+def run_with_cpu(tree, tmp_path, idle_share, **kwargs):
+    stat, stop = tmp_path / "stat", threading.Event()
+    stat.write_text("cpu  0 0 0 0 0 0 0 0 0 0\n")
+    ticker = threading.Thread(target=cpu_stat, args=(stat, idle_share, stop))
+    ticker.start()
+    try:
+        return run(tree, BB_PROC_STAT=str(stat), MOLECULE_IDLE_WINDOW="1", **kwargs)
+    finally:
+        stop.set()
+        ticker.join()
+
+
+def most_at_once(times):
+    scenarios = [name for name in times if name != "(image)"]
+    return max(len([n for n in scenarios if times[n]["start"] <= times[s]["start"] < times[n]["end"]])
+               for s in scenarios)
+
+
+def test_while_the_cpu_idles_one_more_scenario_starts_up_to_the_maximum(tree, tmp_path):
+    result, times = run_with_cpu(tree, tmp_path, 0.6, scenarios=["multihost", "provision", "redis"],
+                                 jobs=1, image_sleep=0, sleep=6, MOLECULE_JOBS_MAX="2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # provision joins multihost once a window of idle CPU has passed...
+    assert times["multihost"]["start"] + 1 <= times["provision"]["start"] < times["multihost"]["end"]
+    assert "provision starts as scenario 2: the CPU idled" in result.stdout
+    # ...and never more than the maximum at once.
+    assert most_at_once(times) == 2
+
+
+def test_a_busy_cpu_keeps_to_the_slots(tree, tmp_path):
+    result, times = run_with_cpu(tree, tmp_path, 0.1, scenarios=["multihost", "provision"],
+                                 jobs=1, image_sleep=0, sleep=4, MOLECULE_JOBS_MAX="2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert times["provision"]["start"] >= times["multihost"]["end"]
+    assert "the CPU idled" not in result.stdout
+
+
+def test_without_a_maximum_an_idle_cpu_changes_nothing(tree, tmp_path):
+    result, times = run_with_cpu(tree, tmp_path, 0.9, scenarios=["multihost", "provision"],
+                                 jobs=1, image_sleep=0, sleep=4)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert times["provision"]["start"] >= times["multihost"]["end"]
