@@ -102,7 +102,9 @@ cpu_to_spare() {
 }
 
 started=$(date +%s)
-echo "=== molecule: $# scenarios on $distro, $jobs at a time (up to $jobs_max while the CPU idles); logs in $logdir"
+extra=""
+(( jobs_max <= jobs )) || extra=" (up to $jobs_max while the CPU idles)"
+echo "=== molecule: $# scenarios on $distro, $jobs at a time$extra; logs in $logdir"
 watch_from
 pending=("$@")
 running=()
