@@ -67,6 +67,21 @@ for suite in "${SUITES[@]}"; do
               cron.service; do
     ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
   done
+  # dpkg without an fsync per file and without documentation, manual pages and translations, as
+  # Debian's slim container images: a third less CPU for every package a scenario installs
+  # (npm's 600 packages: 62 s of CPU, 40 s with both). No role reads those paths.
+  echo force-unsafe-io >"$rootfs/etc/dpkg/dpkg.cfg.d/bb-unsafe-io"
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/bb-nodoc" <<'NODOC'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+NODOC
+  find "$rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   # Test hosts use the suite's shared package cache (scripts/pkg-cache.sh) when the name
   # bb-pkg-cache answers, and go to the mirror directly when it does not.
   mkdir -p "$rootfs/usr/local/sbin"
