@@ -82,21 +82,24 @@ next_ready() {
   done
 }
 
-# Idle and all CPU time since boot, from the first line of /proc/stat (idle plus iowait).
+# cpu_idle and cpu_total: idle (plus iowait) and all CPU time since boot, from the first line of
+# /proc/stat. A line that cannot be read keeps the last figures (no time passed: none starts).
+cpu_idle=0 cpu_total=0
 cpu_times() {
   local _cpu user nice system idle iowait irq softirq steal
-  read -r _cpu user nice system idle iowait irq softirq steal _ <"$proc_stat"
-  echo "$((idle + iowait)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+  read -r _cpu user nice system idle iowait irq softirq steal _ <"$proc_stat" || return 0
+  [[ $steal =~ ^[0-9]+$ ]] || return 0
+  cpu_idle=$((idle + iowait))
+  cpu_total=$((user + nice + system + idle + iowait + irq + softirq + steal))
 }
 # Since when the CPU is watched: the last start of a scenario.
-watch_from() { watch_t=$(date +%s); read -r watch_idle watch_total < <(cpu_times); }
+watch_from() { watch_t=$(date +%s); cpu_times; watch_idle=$cpu_idle watch_total=$cpu_total; }
 # Succeeds when a whole window has passed since then with the CPU idle for idle_percent of it;
 # a window that fell short starts the next.
 cpu_to_spare() {
   (( $(date +%s) - watch_t >= idle_window )) || return 1
-  local idle total
-  read -r idle total < <(cpu_times)
-  (( total > watch_total && (idle - watch_idle) * 100 >= idle_percent * (total - watch_total) )) && return 0
+  cpu_times
+  (( cpu_total > watch_total && (cpu_idle - watch_idle) * 100 >= idle_percent * (cpu_total - watch_total) )) && return 0
   watch_from
   return 1
 }

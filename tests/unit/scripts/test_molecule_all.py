@@ -110,7 +110,10 @@ def cpu_stat(path, idle_share, stop):
     while not stop.wait(0.1):
         idle += round(100 * idle_share)
         busy += 100 - round(100 * idle_share)
-        path.write_text("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n" % (busy, idle))
+        # Whole lines at once, as the kernel serves /proc/stat.
+        tmp = path.with_suffix(".new")
+        tmp.write_text("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n" % (busy, idle))
+        os.replace(tmp, path)
 
 
 def run_with_cpu(tree, tmp_path, idle_share, **kwargs):
@@ -155,3 +158,15 @@ def test_without_a_maximum_an_idle_cpu_changes_nothing(tree, tmp_path):
                                  jobs=1, image_sleep=0, sleep=4)
     assert result.returncode == 0, result.stdout + result.stderr
     assert times["provision"]["start"] >= times["multihost"]["end"]
+
+
+def test_an_unreadable_cpu_line_starts_none_more_and_stops_nothing(tree, tmp_path):
+    # A read that finds no line (here an empty stand-in) once ended the whole run with exit 1.
+    stat = tmp_path / "stat"
+    stat.write_text("")
+    result, times = run(tree, ["multihost", "provision", "redis"], jobs=1, image_sleep=0, sleep=2,
+                        BB_PROC_STAT=str(stat), MOLECULE_IDLE_WINDOW="1", MOLECULE_JOBS_MAX="2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert most_at_once(times) == 1
+    for line in ("PASS multihost", "PASS provision", "PASS redis"):
+        assert line in result.stdout
