@@ -20,9 +20,6 @@ SLOW_SCENARIOS := $(foreach s,provision multihost deploy secrets hardening monit
 SCENARIOS ?= $(SLOW_SCENARIOS) $(filter-out $(SLOW_SCENARIOS),$(ALL_SCENARIOS))
 # Scenarios run at once (each in its own container); they mostly wait on apt and systemd.
 MOLECULE_JOBS ?= 3
-# More (up to this many) whenever the CPU stood idle for a while (scripts/molecule-all.sh); off at
-# MOLECULE_JOBS: its one whole run did not show it helps.
-MOLECULE_JOBS_MAX ?= $(MOLECULE_JOBS)
 DISTRO ?= trixie
 APP := tests/fixtures/app
 # The development environment's images: official (Docker Hub) or local (built from Debian's packages).
@@ -105,7 +102,7 @@ app-test: tools ## the sample service: npm ci, unit tests, build, integration te
 	$(PYTHON) roles/app_deploy/files/source_lock.py $(APP) $(APP)/scripts/ci-test.sh
 
 molecule: venv collection pkg-cache ## every molecule scenario, MOLECULE_JOBS at a time (DISTRO=trixie by default)
-	MOLECULE_DISTRO=$(DISTRO) MOLECULE_JOBS=$(MOLECULE_JOBS) MOLECULE_JOBS_MAX=$(MOLECULE_JOBS_MAX) scripts/molecule-all.sh $(SCENARIOS)
+	MOLECULE_DISTRO=$(DISTRO) MOLECULE_JOBS=$(MOLECULE_JOBS) scripts/molecule-all.sh $(SCENARIOS)
 
 test: ## everything CI runs, then a table of wall times per step and scenario
 	scripts/test-all.sh
