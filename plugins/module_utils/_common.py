@@ -166,12 +166,12 @@ def pm2_rpc_call(pm2_home, method, args, timeout=10.0):
     """Call ``method`` of the PM2 daemon of ``pm2_home`` with ``args``; its result list. Raises
     OSError when the socket cannot be reached, ValueError when the daemon answers an error or
     something that is not its reply (socket.timeout is an OSError)."""
-    deadline = time.monotonic() + timeout
     request_id = "bb:%d" % os.getpid()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(os.path.join(pm2_home, "rpc.sock"))
+        deadline = time.monotonic() + timeout
         sock.sendall(_pm2_rpc_pack([{"type": "call", "method": method, "args": args}, request_id]))
         meta = _recv_exactly(sock, 1, deadline)[0]
         if meta >> 4 != _PM2_RPC_VERSION:

@@ -20,7 +20,7 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.boosterbeacon.infra.plugins.module_utils import _pgwire, _pm2
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import ModuleError
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import Runner
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import CommandError, Runner
 
 REQUIRED = {
     "http": ["url"],
@@ -173,12 +173,14 @@ class Prober:
             sock.close()
 
     def pm2(self, check, timeout):
-        runner = self.runner.child(become_user=check.get("pm2_user"),
-                                   environ=_pm2.pm2_environ(check.get("pm2_user"), check.get("pm2_home")))
-        rc, out, err = runner.run([_pm2.find_pm2(self.module), "jlist"], check_rc=False)
-        if rc != 0:
-            raise CheckFailed("pm2 jlist failed (%d): %s" % (rc, (err or out).strip()[-300:]))
-        procs = [_pm2.summarize(p) for p in _pm2.parse_jlist(out) if p.get("name") == check["app"]]
+        environ = _pm2.pm2_environ(check.get("pm2_user"), check.get("pm2_home"))
+        runner = self.runner.child(become_user=check.get("pm2_user"), environ=environ)
+        try:
+            listed = _pm2.list_processes(runner, _pm2.find_pm2(self.module), environ["PM2_HOME"])
+        except CommandError as exc:
+            out = exc.details["stderr"] or exc.details["stdout"]
+            raise CheckFailed("pm2 jlist failed (%d): %s" % (exc.details["rc"], out.strip()[-300:]))
+        procs = [_pm2.summarize(p) for p in listed if p.get("name") == check["app"]]
         detail = {"instances": [{k: p[k] for k in ("pm_id", "status", "restarts", "memory", "cpu")} for p in procs],
                   # The logs PM2 writes for this app, whatever its log settings: tailed on failure.
                   "log_files": unique(path for p in procs for path in (p["err_log"], p["out_log"]) if path)}

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: BoosterBeacon operators
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Talking to PM2: its executable, the environment it needs without a login shell, and what
-`pm2 jlist` says (pm2 may print notices before the JSON)."""
+"""Talking to PM2: its executable, the environment it needs without a login shell, and its process
+list (asked of the daemon over its socket, or what `pm2 jlist` prints: pm2 may print notices
+before the JSON)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,7 +15,7 @@ import pwd
 import re
 import time
 
-from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_jlist
+from ansible_collections.boosterbeacon.infra.plugins.module_utils._common import pm2_jlist, pm2_list
 from ansible_collections.boosterbeacon.infra.plugins.module_utils._runner import ModuleError
 
 # Where npm's global binaries land on Debian; never rely on a login shell's PATH.
@@ -49,6 +50,18 @@ def parse_jlist(output):
         return pm2_jlist(output)
     except ValueError as exc:
         raise ModuleError("Failed to read pm2 jlist: %s" % exc)
+
+
+def list_processes(runner, pm2_bin, pm2_home):
+    """Every process PM2 runs, as `pm2 jlist` prints them. A running daemon is asked over its
+    socket: `pm2 jlist` starts Node.js and PM2's CLI for the same request (about 0.3 s of CPU),
+    and the modules read the list every second while they wait for an app. Without an answering
+    daemon, `pm2 jlist` runs (recorded in ``commands``; it starts the daemon, as before)."""
+    try:
+        return pm2_list(pm2_home)
+    except (OSError, ValueError):
+        _rc, out, _err = runner.run([pm2_bin, "jlist"], what="list PM2 processes")
+        return parse_jlist(out)
 
 
 def summarize(process, now=None):

@@ -77,8 +77,7 @@ class Pm2Process(Manager):
     def raw(self, name=None):
         """The `pm2 jlist` entries of one app (default: this one)."""
         name = name or self.p["name"]
-        _rc, out, _err = self.runner.run([self.pm2_bin, "jlist"], what="list PM2 processes")
-        return [p for p in _pm2.parse_jlist(out) if p.get("name") == name]
+        return [p for p in _pm2.list_processes(self.runner, self.pm2_bin, self.pm2_home) if p.get("name") == name]
 
     def processes(self, name=None):
         return [_pm2.summarize(p) for p in self.raw(name)]

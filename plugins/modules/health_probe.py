@@ -261,7 +261,9 @@ duration_ms:
   type: float
   sample: 152.3
 commands:
-  description: Commands run (PM2 and command checks).
+  description:
+    - Commands run (command checks, and C(pm2 jlist) for a pm2 check whose daemon does not answer on its socket,
+      C(PM2_HOME/rpc.sock); a daemon that answers is asked there, with no command).
   returned: always
   type: list
   elements: str

@@ -13,8 +13,9 @@ module: pm2_process
 short_description: Desired state of a PM2 app, zero-downtime reloads that wait, and boot-time startup
 version_added: 0.1.0
 description:
-  - Runs the pm2 CLI as O(user) with an explicit C(PM2_HOME) and C(PATH) (never a login shell's), and reads
-    C(pm2 jlist) for facts per instance (status, pid, uptime, restarts, memory, CPU, cwd, script).
+  - Runs the pm2 CLI as O(user) with an explicit C(PM2_HOME) and C(PATH) (never a login shell's), and reads PM2's
+    process list for facts per instance (status, pid, uptime, restarts, memory, CPU, cwd, script). It asks the
+    daemon over its socket (C(PM2_HOME/rpc.sock)) when it answers, else runs C(pm2 jlist), which starts the daemon.
   - After a start, restart or reload it waits until every instance is online with a new process, or fails with
     the tail of the app's PM2 logs.
   - With O(expect_path), it checks that every instance runs from that path after resolving symlinks, which catches
@@ -220,6 +221,8 @@ startup_unit:
 commands:
   description:
     - Commands run (pm2, the ecosystem file's evaluation by node, systemctl), as the user they run as.
+    - A read of the process list is listed (as C(pm2 jlist)) only when it ran the CLI, that is when no daemon answered
+      on its socket.
     - In check mode, the commands a run would make, in the same order, except the C(pm2 jlist) reads that wait for the
       app to come online after a change; a replacement's definition file is named without its temporary directory.
   returned: always

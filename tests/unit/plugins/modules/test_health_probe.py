@@ -49,6 +49,12 @@ def closed_port():
     return port
 
 
+@pytest.fixture(autouse=True)
+def no_pm2_daemon_at_home(monkeypatch, tmp_path):
+    """A home whose ~/.pm2 has no daemon: a pm2 check that names no PM2 home runs `pm2 jlist`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
 def probe(run_module, checks, **kw):
     args = dict(checks=checks, retries=2, delay=0, timeout=2)
     args.update(kw)
@@ -207,6 +213,24 @@ def test_pm2_checks(run_module, fake_commands, monkeypatch):
     assert "pm2 jlist failed" in probe(run_module, [{"type": "pm2", "app": "web"}], fail_on_error=False)["checks"][0]["error"]
 
 
+def test_pm2_check_asks_a_running_daemon_over_its_socket(run_module, fake_commands, pm2_daemon):
+    # No `pm2 jlist` (Node.js and PM2's CLI started for one request) while the daemon answers.
+    pm2_daemon.processes = json.loads(jlist("online", "online"))
+    check = {"type": "pm2", "app": "web", "min_instances": 2, "pm2_home": pm2_daemon.home}
+    ok = probe(run_module, [check])
+    assert ok["ok"] is True and ok["commands"] == [] and fake_commands.calls == []
+    assert pm2_daemon.requests[0][0]["method"] == "getMonitorData"
+    assert ok["checks"][0]["instances"][1]["status"] == "online"
+    pm2_daemon.processes = json.loads(jlist("online", "errored"))
+    bad = probe(run_module, [check], fail_on_error=False, retries=1)
+    assert "1 of 2 instances not online: 1 is errored" in bad["checks"][0]["error"]
+    # A daemon that answers with an error: `pm2 jlist` runs instead, and is recorded.
+    pm2_daemon.answer = lambda request: [b"j:" + json.dumps({"error": "busy"}).encode(), b"s:" + request[1].encode()]
+    fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online", "online"), "")
+    fallback = probe(run_module, [check])
+    assert fallback["ok"] is True and fallback["commands"] == ["/usr/bin/pm2 jlist"]
+
+
 def test_failure_tails_the_logs_pm2_reports(run_module, fake_commands, tmp_path):
     out, err = tmp_path / "custom-out.log", tmp_path / "custom-err.log"
     out.write_text("listening\n")
@@ -222,7 +246,9 @@ def test_failure_tails_the_logs_pm2_reports(run_module, fake_commands, tmp_path)
 def test_pm2_as_user_uses_runuser(run_module, fake_commands):
     fake_commands.table[("runuser",)] = (0, jlist("online"), "")
     fake_commands.table[("/usr/bin/pm2", "jlist")] = (0, jlist("online"), "")
-    result = probe(run_module, [{"type": "pm2", "app": "web", "pm2_user": "root"}, {"type": "pm2", "app": "web"}],
+    # PM2 homes without a daemon: `pm2 jlist` runs (not a PM2 of this machine's root).
+    result = probe(run_module, [{"type": "pm2", "app": "web", "pm2_user": "root", "pm2_home": "/nonexistent/pm2"},
+                                {"type": "pm2", "app": "web", "pm2_home": "/nonexistent/pm2"}],
                    fail_on_error=False, retries=1)
     assert fake_commands.calls[0] == ["runuser", "-u", "root", "--", "/usr/bin/pm2", "jlist"]
     # Both pm2 checks, each as the user it ran as, in the order they ran.

@@ -92,6 +92,19 @@ def test_reload_waits_for_new_pids_and_checks_path(run_module, fake_commands, tm
     assert [p["pid"] for p in result["processes"]] == [21, 22]
 
 
+def test_reads_and_waits_ask_the_daemon_over_its_socket(run_module, fake_commands, pm2_daemon):
+    # While the daemon answers, no `pm2 jlist` runs: the look before and the wait's looks are
+    # requests on its socket, and only the change is a command.
+    fake = Pm2Fake(fake_commands, [proc(0, 11), proc(1, 12)], [proc(0, 21), proc(1, 22)])
+    pm2_daemon.answer = lambda request: [b"j:" + json.dumps({"args": [json.loads(fake.jlist(None)[1])]}).encode(),
+                                         b"s:" + request[1].encode()]
+    result = run_module(pm2_process, args(state="reloaded", pm2_home=pm2_daemon.home))
+    assert result["action"] == "reload" and [p["pid"] for p in result["processes"]] == [21, 22]
+    assert [c[1] for c in fake_commands.calls] == ["reload"]
+    assert len(result["commands"]) == 1 and " reload " in result["commands"][0]
+    assert len(pm2_daemon.requests) == 3
+
+
 def test_reload_that_kept_the_old_release_fails(run_module, fake_commands, tmp_path):
     (tmp_path / "releases" / "r2").mkdir(parents=True)
     (tmp_path / "current").symlink_to("releases/r2")
