@@ -2,7 +2,7 @@
 
 Mitogen keeps one Python interpreter per test host and runs each task's module in it, instead of
 shipping and importing the module afresh for every task. Only the docker connection is taken
-over: tasks on the controller keep Ansible's local connection (molecule's create and destroy wait
+over: tasks on the controller keep Ansible's local connection (molecule's Docker playbooks waited
 on async jobs that Mitogen's local connection never saw finish), except in the nested runs of the
 project's playbooks (molecule/_shared/run.yml sets BB_NESTED_RUN=1), which wait on none and
 run a third of a deploy's tasks on the controller: each costs about half a second of CPU
