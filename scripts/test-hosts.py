@@ -90,8 +90,7 @@ def create(platforms: list[dict]) -> None:
     for net in networks(platforms):
         if docker("network", "inspect", net["name"], check=False).returncode:
             args = ["network", "create", "--label", LABEL]
-            for ipam in net.get("ipam_config", []):
-                args += [f"--subnet={ipam['subnet']}"] if "subnet" in ipam else []
+            args += [f"--subnet={ipam['subnet']}" for ipam in net.get("ipam_config", []) if "subnet" in ipam]
             docker(*args, net["name"])
     # A host left by an interrupted run is replaced, as molecule's destroy would have.
     docker("rm", "--force", *[p["name"] for p in platforms], check=False)
