@@ -38,17 +38,25 @@ BB_PKG_CACHE_ADDR=$(scripts/pkg-cache.sh up)
 export BB_PKG_CACHE_ADDR
 
 uses_snapshot() { grep -q 'image: boosterbeacon/provisioned:' "molecule/$1/molecule.yml"; }
+# cpu: CPU seconds (user and system) of this shell's finished children, through the file $1 (in
+# this shell: a subshell's count starts at zero). For a scenario, molecule and every
+# ansible-playbook and worker under it on the controller, not what runs in its hosts.
+children_cpu() {
+  times >"$1"
+  read -r cpu < <(awk 'END { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$1")
+}
 snapshot_needed=false
 for scenario in "$@"; do uses_snapshot "$scenario" && snapshot_needed=true; done
 if $snapshot_needed; then
   ( start=$(date +%s)
     if scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1; then result=PASS; else result=FAIL; fi
-    printf '%s %-24s %4ss\n' "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" >"$logdir/_provisioned-image.result"
+    children_cpu "$logdir/_provisioned-image.times"
+    printf '%s %-24s %4ss %5ss\n' "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" "$cpu" >"$logdir/_provisioned-image.result"
   ) &
 fi
 
 run_one() {
-  local scenario=$1 start result
+  local scenario=$1 start result cpu
   start=$(date +%s)
   if uses_snapshot "$scenario"; then
     if ! grep -q '^PASS' "$logdir/_provisioned-image.result"; then
@@ -68,7 +76,8 @@ run_one() {
       echo "=== stopped: still running after ${limit}s (MOLECULE_SCENARIO_TIMEOUT)" >>"$logdir/$scenario.log"
     fi
   fi
-  printf '%s %-24s %4ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" | tee "$logdir/$scenario.result"
+  children_cpu "$logdir/$scenario.times"
+  printf '%s %-24s %4ss %5ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" "$cpu" | tee "$logdir/$scenario.result"
 }
 # The first scenario in the list that may start now: any before the image is there would
 # hold a slot doing nothing.

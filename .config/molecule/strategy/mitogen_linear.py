@@ -13,6 +13,8 @@ python3-cryptography, is then found).
 """
 import os
 
+import ansible.collections.list
+import ansible.plugins.loader
 import ansible_mitogen.loaders
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
@@ -20,6 +22,24 @@ import ansible_mitogen.strategy
 NESTED_LOCAL = os.environ.get('BB_NESTED_RUN') == '1' and os.environ.get('BB_MITOGEN_LOCAL') != '0'
 ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS = ('docker', 'local') if NESTED_LOCAL else ('docker',)
 ansible_mitogen.planner.NewStylePlanner.should_fork = lambda self: True
+
+# Work every task's worker did afresh, done once here in the playbook's process (this module is
+# loaded before the first worker is forked), so each fork inherits it. Same results, less CPU:
+# sampled on a run of provision.yml on a provisioned host, about 15 % of the controller's CPU.
+# - Mitogen lists every installed collection for each collection module a worker runs (with the
+#   full ansible package, some 180 collections, each one's meta/runtime.yml parsed): listed once.
+COLLECTION_DIRS = tuple(path.decode('utf-8') for path in ansible.collections.list.list_collection_dirs())
+
+
+def _load_collections(invocation):
+    invocation._extra_sys_paths.update(COLLECTION_DIRS)
+
+
+ansible_mitogen.planner._load_collections = _load_collections
+# - Ansible loads every built-in Jinja filter and test plugin the first time a template in a
+#   process names one.
+ansible.plugins.loader.filter_loader.get('ansible.builtin.bool')
+ansible.plugins.loader.test_loader.get('ansible.builtin.success')
 
 Base = ansible_mitogen.loaders.strategy_loader.get('linear', class_only=True)
 

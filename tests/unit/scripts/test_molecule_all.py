@@ -14,9 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 FAKE_MOLECULE = """#!/bin/bash
-# molecule test -s <name>: log start and end, fail for the names in FAIL.
+# molecule test -s <name>: log start and end, spend CPU for the names in BURN, fail for those in FAIL.
 echo "start $3 $(date +%s.%N)" >>"$EVENTS"
 sleep "${SLEEP:-0.5}"
+if [[ " $BURN " == *" $3 "* ]]; then
+  python3 -c 'import time; t = time.process_time()
+while time.process_time() - t < 2.2: pass'
+fi
 echo "end $3 $(date +%s.%N)" >>"$EVENTS"
 [[ " $FAIL " != *" $3 "* ]]
 """
@@ -94,6 +98,18 @@ def test_never_more_scenarios_at_once_than_the_slots(tree):
         assert len(running) <= 2, (name, running)
     # The third waits for a free slot.
     assert times["redis"]["start"] >= min(times["multihost"]["end"], times["provision"]["end"])
+
+
+def test_each_scenario_reports_its_wall_time_and_its_controller_cpu(tree):
+    root = tree[0]
+    result = run(tree, ["redis", "provision"], jobs=2, image_sleep=0, BURN="provision")[0]
+    assert result.returncode == 0, result.stdout + result.stderr
+    fields = {name: (status, wall, cpu) for status, name, wall, cpu in
+              (line.split() for line in result.stdout.splitlines() if line.startswith("PASS "))}
+    # The CPU its children spent (the busy loop), not the wall time it slept.
+    assert fields["provision"][2] in ("2s", "3s"), fields
+    assert fields["redis"][2] == "0s", fields
+    assert (root / ".cache/molecule-logs/trixie/provision.result").read_text().split()[3] == fields["provision"][2]
 
 
 def test_a_failed_scenario_fails_the_run_and_is_named(tree):
