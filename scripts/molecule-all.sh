@@ -47,7 +47,11 @@ children_cpu() {
 }
 snapshot_needed=false
 for scenario in "$@"; do uses_snapshot "$scenario" && snapshot_needed=true; done
-if $snapshot_needed; then
+# An image already up to date is known before the first slot is given (a second or two): a
+# scenario started from it must not lose its place in the list to the bare scenarios behind it.
+if $snapshot_needed && scripts/provisioned-image.sh "$distro" --check >"$logdir/_provisioned-image.log" 2>&1; then
+  printf '%s %-24s %4ss %5ss\n' PASS "(provisioned-image)" 0 0 >"$logdir/_provisioned-image.result"
+elif $snapshot_needed; then
   ( start=$(date +%s)
     if scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1; then result=PASS; else result=FAIL; fi
     children_cpu "$logdir/_provisioned-image.times"

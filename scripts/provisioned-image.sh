@@ -4,11 +4,14 @@
 # scenarios whose subject is not provisioning (deploy, backups, ...). It is rebuilt only when its
 # key changes: a hash of the base image, the roles the playbook runs, the plugins they call, that
 # inventory, the controller's pinned tooling and this script.
-#   scripts/provisioned-image.sh [trixie|bookworm]   (BB_PKG_CACHE_ADDR: the package cache, if any)
+#   scripts/provisioned-image.sh [trixie|bookworm] [--check]   (BB_PKG_CACHE_ADDR: the package cache, if any)
+# --check builds nothing: exit 0 when the image is up to date, 1 when it would be built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 distro=${1:-trixie}
+check_only=false
+[[ ${2:-} == --check ]] && check_only=true
 base="${BB_IMAGE_REPO:-boosterbeacon/debian}:$distro"
 image="boosterbeacon/provisioned:$distro"
 container="bb-provisioned-$distro"
@@ -31,12 +34,19 @@ key=$( { echo "$base_id"
            -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
        } | sha256sum | cut -c1-16)
 
+up_to_date() { [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; }
+if $check_only; then
+  if up_to_date; then echo ">> $image is up to date ($key)"; exit 0; fi
+  echo ">> $image would be built ($key)"
+  exit 1
+fi
+
 mkdir -p .cache
 # One build at a time: `make test` starts one early, and the scenarios that need it ask again.
 exec 9>".cache/provisioned-$distro.lock"
 flock 9
 
-if [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; then
+if up_to_date; then
   echo ">> $image is up to date ($key)"
   exit 0
 fi

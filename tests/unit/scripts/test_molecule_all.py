@@ -25,6 +25,11 @@ echo "end $3 $(date +%s.%N)" >>"$EVENTS"
 [[ " $FAIL " != *" $3 "* ]]
 """
 FAKE_IMAGE = """#!/bin/bash
+# --check: the key's hash takes a moment; IMAGE_CURRENT=0 says the image is up to date.
+if [[ ${2:-} == --check ]]; then
+  sleep 1
+  exit "${IMAGE_CURRENT:-1}"
+fi
 echo "start (image) $(date +%s.%N)" >>"$EVENTS"
 sleep "$IMAGE_SLEEP"
 echo "end (image) $(date +%s.%N)" >>"$EVENTS"
@@ -86,6 +91,15 @@ def test_once_the_image_is_there_the_list_order_wins_again(tree):
     assert result.returncode == 0, result.stdout + result.stderr
     order = sorted((t["start"], name) for name, t in times.items() if name != "(image)")
     assert [pair[1] for pair in order] == ["redis", "deploy", "secrets", "provision"]
+
+
+def test_an_image_already_up_to_date_keeps_the_list_order_from_the_first_slot(tree):
+    result, times = run(tree, ["deploy", "secrets", "redis"], jobs=2, image_sleep=0, IMAGE_CURRENT="0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # No build, and the bare scenario did not take a slot while the key was checked.
+    assert "(image)" not in times
+    assert times["redis"]["start"] >= min(times["deploy"]["end"], times["secrets"]["end"])
+    assert "PASS (provisioned-image)" in result.stdout
 
 
 def test_never_more_scenarios_at_once_than_the_slots(tree):
