@@ -45,17 +45,19 @@ children_cpu() {
   times >"$1"
   read -r cpu < <(awk 'END { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$1")
 }
+# One line of the summary: result, name, wall seconds, controller CPU seconds.
+result_line() { printf '%s %-24s %4ss %5ss\n' "$@"; }
 snapshot_needed=false
 for scenario in "$@"; do uses_snapshot "$scenario" && snapshot_needed=true; done
 # An image already up to date is known before the first slot is given (a second or two): a
 # scenario started from it must not lose its place in the list to the bare scenarios behind it.
 if $snapshot_needed && scripts/provisioned-image.sh "$distro" --check >"$logdir/_provisioned-image.log" 2>&1; then
-  printf '%s %-24s %4ss %5ss\n' PASS "(provisioned-image)" 0 0 >"$logdir/_provisioned-image.result"
+  result_line PASS "(provisioned-image)" 0 0 >"$logdir/_provisioned-image.result"
 elif $snapshot_needed; then
   ( start=$(date +%s)
     if scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1; then result=PASS; else result=FAIL; fi
     children_cpu "$logdir/_provisioned-image.times"
-    printf '%s %-24s %4ss %5ss\n' "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" "$cpu" >"$logdir/_provisioned-image.result"
+    result_line "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" "$cpu" >"$logdir/_provisioned-image.result"
   ) &
 fi
 
@@ -65,7 +67,7 @@ run_one() {
   if uses_snapshot "$scenario"; then
     if ! grep -q '^PASS' "$logdir/_provisioned-image.result"; then
       cp "$logdir/_provisioned-image.log" "$logdir/$scenario.log"
-      printf 'FAIL %-24s %4ss\n' "$scenario" 0 | tee "$logdir/$scenario.result"
+      result_line FAIL "$scenario" 0 0 | tee "$logdir/$scenario.result"
       return
     fi
   fi
@@ -81,7 +83,7 @@ run_one() {
     fi
   fi
   children_cpu "$logdir/$scenario.times"
-  printf '%s %-24s %4ss %5ss\n' "$result" "$scenario" "$(( $(date +%s) - start ))" "$cpu" | tee "$logdir/$scenario.result"
+  result_line "$result" "$scenario" "$(( $(date +%s) - start ))" "$cpu" | tee "$logdir/$scenario.result"
 }
 # The first scenario in the list that may start now: any before the image is there would
 # hold a slot doing nothing.
