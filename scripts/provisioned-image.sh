@@ -34,22 +34,25 @@ key=$( { echo "$base_id"
            -type f ! -name '*.md' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
        } | sha256sum | cut -c1-16)
 
-up_to_date() { [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; }
+# Ends the script when the image already carries this key.
+exit_if_up_to_date() {
+  if [[ $(docker image inspect -f '{{ index .Config.Labels "bb.key" }}' "$image" 2>/dev/null || true) == "$key" ]]; then
+    echo ">> $image is up to date ($key)"
+    exit 0
+  fi
+}
+exit_if_up_to_date
 if $check_only; then
-  if up_to_date; then echo ">> $image is up to date ($key)"; exit 0; fi
   echo ">> $image would be built ($key)"
   exit 1
 fi
 
 mkdir -p .cache
-# One build at a time: `make test` starts one early, and the scenarios that need it ask again.
+# One build at a time: `make test` starts one early, and the scenarios that need it ask again
+# (a build that ended while this one waited for the lock is not made twice).
 exec 9>".cache/provisioned-$distro.lock"
 flock 9
-
-if up_to_date; then
-  echo ">> $image is up to date ($key)"
-  exit 0
-fi
+exit_if_up_to_date
 
 echo ">> building $image ($key): provision.yml on a fresh $distro host; log in $log"
 started=$(date +%s)

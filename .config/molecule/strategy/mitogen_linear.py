@@ -27,7 +27,7 @@ ansible_mitogen.planner.NewStylePlanner.should_fork = lambda self: True
 # loaded before the first worker is forked), so each fork inherits it. Same results, less CPU:
 # sampled on a run of provision.yml on a provisioned host, about 15 % of the controller's CPU.
 # - Mitogen lists every installed collection for each collection module a worker runs (with the
-#   full ansible package, some 180 collections, each one's meta/runtime.yml parsed): listed once.
+#   full ansible package, 93 collections, each one's meta/runtime.yml parsed): listed once.
 COLLECTION_DIRS = tuple(path.decode('utf-8') for path in ansible.collections.list.list_collection_dirs())
 
 
