@@ -12,8 +12,8 @@ from pathlib import Path
 
 import ansible.collections.list
 import ansible.modules
-import ansible_mitogen.module_finder as module_finder
 import pytest
+from ansible_mitogen import module_finder
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +41,7 @@ def scan(module):
 def test_a_module_s_dependencies_are_the_same_without_the_cache_cold_and_warm(strategy):
     module_finder.compile = builtins.compile
     plain = scan("systemd_service")
-    assert ("ansible.module_utils.basic", ) == tuple(n for n, _, _ in plain if n == "ansible.module_utils.basic")
+    assert "ansible.module_utils.basic" in [found[0] for found in plain]
 
     module_finder.compile = strategy._compile
     cold = scan("systemd_service")
