@@ -31,8 +31,19 @@ limit=${MOLECULE_SCENARIO_TIMEOUT:-3600}
 command -v molecule >/dev/null || { echo "ERROR: molecule is missing (run 'make venv')" >&2; exit 1; }
 
 rm -rf "$logdir" && mkdir -p "$logdir"
-# Interrupted, take every scenario and the image build down too.
-trap 'trap - INT TERM; kill 0' INT TERM
+# Interrupted (`make test` stops molecule when a check fails), take every scenario and the image
+# build down too. A scenario runs under `timeout`, which moves itself and the scenario into a
+# process group of their own, out of reach of `kill 0`; signalled, it passes the signal on to
+# that group (molecule, ansible-playbook and its workers, the nested runs).
+stop_all() {
+  local pid_file
+  trap - INT TERM
+  for pid_file in "$logdir"/*.timeout-pid; do
+    [[ -f $pid_file ]] && { kill -TERM "$(<"$pid_file")" 2>/dev/null || true; }
+  done
+  kill 0
+}
+trap stop_all INT TERM
 
 BB_PKG_CACHE_ADDR=$(scripts/pkg-cache.sh up)
 export BB_PKG_CACHE_ADDR
@@ -72,7 +83,11 @@ run_one() {
     fi
   fi
   local rc=0
-  MOLECULE_DISTRO=$distro timeout --kill-after=60 "$limit" molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1 || rc=$?
+  MOLECULE_DISTRO=$distro timeout --kill-after=60 "$limit" molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1 &
+  local timeout_pid=$!
+  echo "$timeout_pid" >"$logdir/$scenario.timeout-pid"
+  wait "$timeout_pid" || rc=$?
+  rm -f "$logdir/$scenario.timeout-pid"
   if (( rc == 0 )); then
     result=PASS
   else

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[3]
 FAKE_MOLECULE = """#!/bin/bash
 # molecule test -s <name>: log start and end, spend CPU for the names in BURN, fail for those in FAIL.
 echo "start $3 $(date +%s.%N)" >>"$EVENTS"
+# PIDS: a child of its own too (as ansible-playbook under molecule), both pids noted.
+if [[ -n ${PIDS:-} ]]; then sleep 60 & echo "$$ $!" >>"$PIDS"; fi
 sleep "${SLEEP:-0.5}"
 if [[ " $BURN " == *" $3 "* ]]; then
   python3 -c 'import time; t = time.process_time()
@@ -200,3 +203,39 @@ def test_an_unreadable_cpu_line_starts_none_more_and_stops_nothing(tree, tmp_pat
     assert most_at_once(times) == 1
     for line in ("PASS multihost", "PASS provision", "PASS redis"):
         assert line in result.stdout
+
+
+def test_stopping_the_run_stops_every_scenario_and_what_it_started(tree, tmp_path):
+    # `make test` stops molecule this way when a check beside it fails; a scenario (under
+    # `timeout`, in a process group of its own) once ran on for twenty minutes after.
+    root, bindir, events = tree
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]), EVENTS=str(events), MOLECULE_JOBS="2",
+               IMAGE_SLEEP="0", SLEEP="60", PIDS=str(pids))
+    run_all = subprocess.Popen(["bash", "scripts/molecule-all.sh", "multihost", "provision"], cwd=root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               # As under `make test`: its `kill 0` must not reach pytest.
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while (not pids.exists() or len(pids.read_text().split()) < 4) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 4
+    run_all.terminate()
+    run_all.wait(timeout=30)
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # A zombie has ended: only its parent has not collected it yet.
+        return Path("/proc/%d/stat" % pid).read_text().split(") ")[-1][0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while [pid for pid in started if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in started if alive(pid)]
+    for pid in left:
+        os.kill(pid, 9)
+    assert left == []
