@@ -56,8 +56,41 @@ children_cpu() {
   times >"$1"
   read -r cpu < <(awk 'END { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$1")
 }
-# One line of the summary: result, name, wall seconds, controller CPU seconds.
-result_line() { printf '%s %-24s %4ss %5ss\n' "$@"; }
+# One line of the summary: result, name, wall seconds, controller CPU seconds, CPU seconds in its
+# test hosts ("-" when not known).
+result_line() { printf '%s %-24s %4ss %5ss %6s\n' "$1" "$2" "$3" "$4" "${5:--}"; }
+# Each scenario's test hosts go under a cgroup of their own (BB_HOST_CGROUP, which
+# scripts/test-hosts.py and scripts/provisioned-image.sh pass to Docker as the cgroup parent).
+# The parent's CPU counter keeps what its hosts used after they are removed, so hosts a scenario
+# removes itself (deploy's and backup's lost server) are counted too. Only with Docker's cgroupfs
+# driver: the systemd driver takes a slice, which goes away with its last host.
+cgroup_root=${BB_CGROUP_ROOT:-/sys/fs/cgroup}
+host_cgroups=false
+[[ $(docker info --format '{{.CgroupDriver}}' 2>/dev/null) == cgroupfs ]] && host_cgroups=true
+host_cgroup() { if $host_cgroups; then echo "/bb-test-hosts/$1"; fi; }
+# CPU seconds the hosts under the cgroup $1 have used, removed ones included (cgroup v1 or v2);
+# 0 when there is none yet.
+host_cpu() {
+  local v1=$cgroup_root/cpuacct$1/cpuacct.usage v2=$cgroup_root$1/cpu.stat
+  if [[ -r $v1 ]]; then awk '{printf "%d\n", $1 / 1e9}' "$v1"
+  elif [[ -r $v2 ]]; then awk '/^usage_usec/ {printf "%d\n", $2 / 1e6}' "$v2"
+  else echo 0; fi
+}
+# In-host CPU of a command run with BB_HOST_CGROUP set: "Ns", or "-" without host cgroups. The
+# cgroup is removed afterwards in every hierarchy (it stays while a host in it is left running).
+with_host_cgroup() {
+  local group before=0 rc=0 dir
+  group=$(host_cgroup "$1")
+  shift
+  [[ -z $group ]] || before=$(host_cpu "$group")
+  BB_HOST_CGROUP=$group "$@" || rc=$?
+  host_used="-"
+  if [[ -n $group ]]; then
+    host_used="$(( $(host_cpu "$group") - before ))s"
+    for dir in "$cgroup_root"/*"$group" "$cgroup_root$group"; do rmdir "$dir" 2>/dev/null || true; done
+  fi
+  return "$rc"
+}
 snapshot_needed=false
 for scenario in "$@"; do uses_snapshot "$scenario" && snapshot_needed=true; done
 # An image already up to date is known before the first slot is given (a second or two): a
@@ -66,14 +99,16 @@ if $snapshot_needed && scripts/provisioned-image.sh "$distro" --check >"$logdir/
   result_line PASS "(provisioned-image)" 0 0 >"$logdir/_provisioned-image.result"
 elif $snapshot_needed; then
   ( start=$(date +%s)
-    if scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1; then result=PASS; else result=FAIL; fi
+    if with_host_cgroup _provisioned-image scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1
+    then result=PASS; else result=FAIL; fi
     children_cpu "$logdir/_provisioned-image.times"
-    result_line "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" "$cpu" >"$logdir/_provisioned-image.result"
+    result_line "$result" "(provisioned-image)" "$(( $(date +%s) - start ))" "$cpu" "$host_used" \
+      >"$logdir/_provisioned-image.result"
   ) &
 fi
 
 run_one() {
-  local scenario=$1 start result cpu
+  local scenario=$1 start result cpu host_used="-"
   start=$(date +%s)
   if uses_snapshot "$scenario"; then
     if ! grep -q '^PASS' "$logdir/_provisioned-image.result"; then
@@ -83,11 +118,7 @@ run_one() {
     fi
   fi
   local rc=0
-  MOLECULE_DISTRO=$distro timeout --kill-after=60 "$limit" molecule test -s "$scenario" >"$logdir/$scenario.log" 2>&1 &
-  local timeout_pid=$!
-  echo "$timeout_pid" >"$logdir/$scenario.timeout-pid"
-  wait "$timeout_pid" || rc=$?
-  rm -f "$logdir/$scenario.timeout-pid"
+  with_host_cgroup "$scenario" run_scenario "$scenario" || rc=$?
   if (( rc == 0 )); then
     result=PASS
   else
@@ -98,7 +129,17 @@ run_one() {
     fi
   fi
   children_cpu "$logdir/$scenario.times"
-  result_line "$result" "$scenario" "$(( $(date +%s) - start ))" "$cpu" | tee "$logdir/$scenario.result"
+  result_line "$result" "$scenario" "$(( $(date +%s) - start ))" "$cpu" "$host_used" | tee "$logdir/$scenario.result"
+}
+# molecule test for one scenario under its time limit; the exit status is molecule's (or timeout's).
+run_scenario() {
+  local rc=0 timeout_pid
+  MOLECULE_DISTRO=$distro timeout --kill-after=60 "$limit" molecule test -s "$1" >"$logdir/$1.log" 2>&1 &
+  timeout_pid=$!
+  echo "$timeout_pid" >"$logdir/$1.timeout-pid"
+  wait "$timeout_pid" || rc=$?
+  rm -f "$logdir/$1.timeout-pid"
+  return "$rc"
 }
 # The first scenario in the list that may start now: any before the image is there would
 # hold a slot doing nothing.

@@ -58,8 +58,9 @@ echo ">> building $image ($key): provision.yml on a fresh $distro host; log in $
 started=$(date +%s)
 docker rm -f "$container" >/dev/null 2>&1 || true
 trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
-# The options every test host runs with (.config/molecule/config.yml).
-docker run -d --name "$container" --hostname "$container" \
+# The options every test host runs with (.config/molecule/config.yml); under `make molecule`, in
+# the cgroup it counts the build's in-host CPU with (BB_HOST_CGROUP, scripts/molecule-all.sh).
+docker run -d --name "$container" --hostname "$container" ${BB_HOST_CGROUP:+--cgroup-parent "$BB_HOST_CGROUP"} \
   --stop-signal SIGRTMIN+3 --cgroupns host --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v bb-npm-cache:/root/.npm --tmpfs /run --tmpfs /run/lock \
   --add-host "bb-pkg-cache:${BB_PKG_CACHE_ADDR:-127.0.0.1}" "$base" >/dev/null

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every step in order, stopping at the first failure, then a table of each step and
-# molecule scenario with its wall time (a scenario's also with the CPU its controller side took;
-# the table is also in .cache/test-times.txt) and a warning naming the slowest when the whole run
-# passed the budget (BB_TEST_BUDGET seconds, 3600 by default: CI stops a run at 90 minutes, so
+# molecule scenario with its wall time (a scenario's also with the CPU its controller side and its
+# test hosts took; the table is also in .cache/test-times.txt) and a warning naming the slowest
+# when the whole run passed the budget (BB_TEST_BUDGET seconds, 3600 by default: CI stops a run at 90 minutes, so
 # the warning comes well before that; a warning, not a failure).
 #   scripts/test-all.sh [step...]   (steps are make targets; default: the whole suite)
 set -uo pipefail
@@ -23,16 +23,18 @@ report() {
   local result=$1 total=$(( $(date +%s) - started )) row
   {
     echo "=== make test: wall time per step ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
-    printf '%-28s %-6s %8s %9s\n' step result time "cpu"
+    printf '%-28s %-6s %8s %9s %9s\n' step result time "cpu" "host cpu"
     for row in "${rows[@]}"; do
       # shellcheck disable=SC2086 # row is "name result seconds"
       set -- $row
       printf '%-28s %-6s %8s\n' "$1" "$2" "$(fmt "$3")"
       if [[ $1 == molecule ]] && compgen -G ".cache/molecule-logs/$distro/*.result" >/dev/null; then
-        # A scenario's row adds the CPU its controller side took (molecule, ansible-playbook, workers).
+        # A scenario's row adds the CPU its controller side took (molecule, ansible-playbook,
+        # workers) and, when known, the CPU its test hosts took (scripts/molecule-all.sh).
         sort -k3 -t' ' -rn ".cache/molecule-logs/$distro/"*.result | \
-          awk '{sub(/s$/, "", $3); sub(/s$/, "", $4)
-                printf "  %-26s %-6s %5dm%02ds %6dm%02ds\n", $2, $1, $3 / 60, $3 % 60, $4 / 60, $4 % 60}'
+          awk '{sub(/s$/, "", $3); sub(/s$/, "", $4); host = "-"
+                if ($5 ~ /^[0-9]+s$/) {sub(/s$/, "", $5); host = sprintf("%dm%02ds", $5 / 60, $5 % 60)}
+                printf "  %-26s %-6s %5dm%02ds %6dm%02ds %9s\n", $2, $1, $3 / 60, $3 % 60, $4 / 60, $4 % 60, host}'
       fi
     done
     printf '%-28s %-6s %8s\n' total "$result" "$(fmt "$total")"

@@ -11,6 +11,7 @@ stops the run, so a setting is never silently dropped.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -64,6 +65,9 @@ def create_args(platform: dict) -> list[str]:
     """`docker create` for one platform, on the first network it names."""
     args = ["create", "--name", platform["name"], "--hostname", platform.get("hostname", platform["name"]),
             "--label", LABEL, "--log-driver", "json-file"]
+    # The scenario's own cgroup when `make molecule` counts its hosts' CPU (scripts/molecule-all.sh).
+    if os.environ.get("BB_HOST_CGROUP"):
+        args += ["--cgroup-parent", os.environ["BB_HOST_CGROUP"]]
     if "cgroupns_mode" in platform:
         args += ["--cgroupns", platform["cgroupns_mode"]]
     args += [f"--cap-add={cap}" for cap in platform.get("capabilities", [])]

@@ -58,8 +58,9 @@ def fake(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
 
-    def run(action, platforms):
-        env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", STATE=str(state))
+    def run(action, platforms, **extra_env):
+        env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", STATE=str(state), **extra_env)
+        env.setdefault("BB_HOST_CGROUP", "")
         result = subprocess.run([sys.executable, str(SCRIPT), action], input=json.dumps(platforms),
                                 env=env, capture_output=True, text=True, timeout=60, check=False)
         calls = (state / "calls").read_text().splitlines() if (state / "calls").exists() else []
@@ -83,6 +84,16 @@ def test_create_gives_each_host_the_options_of_its_platform(fake):
     # Both started in one command, after both were made.
     assert calls[-1] == "start bb-a bb-b"
     assert (state / "containers").read_text().split() == ["bb-a", "bb-b"]
+
+
+def test_under_make_molecule_each_host_goes_into_the_scenarios_cgroup(fake):
+    run, _state = fake
+    result, calls = run("create", [HOST, dict(HOST, name="bb-b")], BB_HOST_CGROUP="/bb-test-hosts/deploy")
+    assert result.returncode == 0, result.stderr
+    created = [c.split() for c in calls if c.startswith("create ")]
+    assert len(created) == 2
+    for args in created:
+        assert args[args.index("--cgroup-parent") + 1] == "/bb-test-hosts/deploy"
 
 
 def test_networks_are_made_once_and_joined_in_order_with_fixed_addresses(fake):
