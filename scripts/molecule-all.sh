@@ -96,7 +96,7 @@ for scenario in "$@"; do uses_snapshot "$scenario" && snapshot_needed=true; done
 # An image already up to date is known before the first slot is given (a second or two): a
 # scenario started from it must not lose its place in the list to the bare scenarios behind it.
 if $snapshot_needed && scripts/provisioned-image.sh "$distro" --check >"$logdir/_provisioned-image.log" 2>&1; then
-  result_line PASS "(provisioned-image)" 0 0 >"$logdir/_provisioned-image.result"
+  result_line PASS "(provisioned-image)" 0 0 0s >"$logdir/_provisioned-image.result"
 elif $snapshot_needed; then
   ( start=$(date +%s)
     if with_host_cgroup _provisioned-image scripts/provisioned-image.sh "$distro" >"$logdir/_provisioned-image.log" 2>&1

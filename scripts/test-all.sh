@@ -18,16 +18,29 @@ rows=()
 started=$(date +%s)
 
 fmt() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
+# cpu_now: CPU seconds (user and system) of this shell's finished children so far. `times` runs
+# in this shell, through a file: in a pipeline or $(...) it would report a subshell's.
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+children_cpu() {
+  times >"$cpu_file"
+  read -r cpu_now < <(awk 'NR == 2 { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$cpu_file")
+}
+# The CPU since the last children_cpu, then that call's count: a step's own.
+step_cpu() { local before=$cpu_now; children_cpu; step_used=$(( cpu_now - before )); }
+children_cpu
+run_cpu=$cpu_now
 
 report() {
-  local result=$1 total=$(( $(date +%s) - started )) row
+  local result=$1 total=$(( $(date +%s) - started )) row cpu=0 host
   {
     echo "=== make test: wall time per step ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
     printf '%-28s %-6s %8s %9s %9s\n' step result time "cpu" "host cpu"
     for row in "${rows[@]}"; do
-      # shellcheck disable=SC2086 # row is "name result seconds"
+      # shellcheck disable=SC2086 # row is "name result seconds cpu-seconds"
       set -- $row
-      printf '%-28s %-6s %8s\n' "$1" "$2" "$(fmt "$3")"
+      printf '%-28s %-6s %8s %9s\n' "$1" "$2" "$(fmt "$3")" "$(fmt "${4:-0}")"
+      cpu=$(( cpu + ${4:-0} ))
       if [[ $1 == molecule ]] && compgen -G ".cache/molecule-logs/$distro/*.result" >/dev/null; then
         # A scenario's row adds the CPU its controller side took (molecule, ansible-playbook,
         # workers) and, when known, the CPU its test hosts took (scripts/molecule-all.sh).
@@ -38,6 +51,11 @@ report() {
       fi
     done
     printf '%-28s %-6s %8s\n' total "$result" "$(fmt "$total")"
+    # What the run's work took in CPU, and so the shortest it could be on this machine's cores
+    # (the Docker engine's own CPU and whatever else ran on the machine are not counted).
+    host=$(cat ".cache/molecule-logs/$distro/"*.result 2>/dev/null | awk '$5 ~ /^[0-9]+s$/ {s += $5} END {print s + 0}')
+    echo "CPU: $(fmt "$cpu") on this machine outside the test hosts (the molecule row: every scenario's controller side), $(fmt "$host") in them;"
+    echo "     on $(nproc) cores no run of this work takes less than $(fmt $(( (cpu + host) / $(nproc) )))."
   } | tee "$table"
   if (( total > budget )); then
     echo "WARNING: make test took $(fmt "$total"), over the $(fmt "$budget") budget (CI stops at 90 minutes)."
@@ -57,13 +75,16 @@ molecule_log=.cache/molecule-run.log
 if [[ " ${steps[*]} " == *" molecule "* ]]; then
   t0=$(date +%s)
   echo "=== make tools venv collection pkg-cache, then molecule in the background (log: $molecule_log)"
+  children_cpu
   if make --no-print-directory tools venv collection pkg-cache; then
-    rows+=("setup PASS $(( $(date +%s) - t0 ))")
+    step_cpu
+    rows+=("setup PASS $(( $(date +%s) - t0 )) $step_used")
     molecule_start=$(date +%s)
     setsid make --no-print-directory molecule DISTRO="$distro" >"$molecule_log" 2>&1 &
     molecule_pid=$!
   else
-    rows+=("setup FAIL $(( $(date +%s) - t0 ))")
+    step_cpu
+    rows+=("setup FAIL $(( $(date +%s) - t0 )) $step_used")
     report FAIL
     exit 1
   fi
@@ -72,11 +93,14 @@ fi
 for step in "${steps[@]}"; do
   [[ $step == molecule ]] && continue
   t0=$(date +%s)
+  children_cpu
   echo "=== make $step"
   if make --no-print-directory "$step"; then
-    rows+=("$step PASS $(( $(date +%s) - t0 ))")
+    step_cpu
+    rows+=("$step PASS $(( $(date +%s) - t0 )) $step_used")
   else
-    rows+=("$step FAIL $(( $(date +%s) - t0 ))")
+    step_cpu
+    rows+=("$step FAIL $(( $(date +%s) - t0 )) $step_used")
     [[ -z $molecule_pid ]] || kill -TERM -- "-$molecule_pid" 2>/dev/null
     report FAIL
     exit 1
@@ -87,7 +111,12 @@ if [[ -n $molecule_pid ]]; then
   echo "=== make molecule (running since the set-up)"
   tail -n +1 -f --pid="$molecule_pid" "$molecule_log"
   if wait "$molecule_pid"; then result=PASS; else result=FAIL; fi
-  rows+=("molecule $result $(( $(date +%s) - molecule_start ))")
+  # Its CPU: everything since the start but the other steps' (bash may reap it any time after
+  # it ends, so no count taken around the wait can tell).
+  children_cpu
+  used=$(( cpu_now - run_cpu ))
+  for row in "${rows[@]}"; do used=$(( used - $(awk '{print $4 + 0}' <<<"$row") )); done
+  rows+=("molecule $result $(( $(date +%s) - molecule_start )) $used")
   if [[ $result == FAIL ]]; then
     report FAIL
     exit 1
