@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run molecule scenarios several at a time (each has its own container, bb-<scenario>-<distro>),
-# one log per scenario. Prints a line as each ends, a summary with wall times, and the whole log
-# of every scenario that failed; exits 1 when any failed.
+# one log per scenario. Prints a line as each ends, a summary with wall times and CPU (controller
+# side, test hosts), and the whole log of every scenario that failed; exits 1 when any failed.
 #   scripts/molecule-all.sh scenario...   (MOLECULE_DISTRO, MOLECULE_JOBS, MOLECULE_JOBS_MAX,
 #                                           MOLECULE_IDLE_PERCENT, MOLECULE_IDLE_WINDOW,
 #                                           MOLECULE_LOG_DIR, MOLECULE_SCENARIO_TIMEOUT)
