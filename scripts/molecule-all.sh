@@ -49,13 +49,10 @@ BB_PKG_CACHE_ADDR=$(scripts/pkg-cache.sh up)
 export BB_PKG_CACHE_ADDR
 
 uses_snapshot() { grep -q 'image: boosterbeacon/provisioned:' "molecule/$1/molecule.yml"; }
-# cpu: CPU seconds (user and system) of this shell's finished children, through the file $1 (in
-# this shell: a subshell's count starts at zero). For a scenario, molecule and every
-# ansible-playbook and worker under it on the controller, not what runs in its hosts.
-children_cpu() {
-  times >"$1"
-  read -r cpu < <(awk 'END { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$1")
-}
+# children_cpu: for a scenario, molecule and every ansible-playbook and worker under it on the
+# controller, not what runs in its hosts.
+# shellcheck source=scripts/children-cpu.sh
+source scripts/children-cpu.sh
 # One line of the summary: result, name, wall seconds, controller CPU seconds, CPU seconds in its
 # test hosts ("-" when not known).
 result_line() { printf '%s %-24s %4ss %5ss %6s\n' "$1" "$2" "$3" "$4" "${5:--}"; }

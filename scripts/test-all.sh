@@ -18,21 +18,21 @@ rows=()
 started=$(date +%s)
 
 fmt() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
-# cpu_now: CPU seconds (user and system) of this shell's finished children so far. `times` runs
-# in this shell, through a file: in a pipeline or $(...) it would report a subshell's.
+# run_step TARGET...: make TARGET... in a subshell of its own, whose children are that make
+# alone (molecule, in the background, is this shell's); sets step_used to their CPU seconds.
 cpu_file=$(mktemp)
 trap 'rm -f "$cpu_file"' EXIT
-children_cpu() {
-  times >"$cpu_file"
-  read -r cpu_now < <(awk 'NR == 2 { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4] + 0.5) }' "$cpu_file")
+# shellcheck source=scripts/children-cpu.sh
+source scripts/children-cpu.sh
+run_step() {
+  local rc=0
+  ( rc=0; make --no-print-directory "$@" || rc=$?; children_cpu "$cpu_file"; echo "$cpu" >"$cpu_file"; exit "$rc" ) || rc=$?
+  read -r step_used <"$cpu_file"
+  return "$rc"
 }
-# The CPU since the last children_cpu, then that call's count: a step's own.
-step_cpu() { local before=$cpu_now; children_cpu; step_used=$(( cpu_now - before )); }
-children_cpu
-run_cpu=$cpu_now
 
 report() {
-  local result=$1 total=$(( $(date +%s) - started )) row cpu=0 host
+  local result=$1 total=$(( $(date +%s) - started )) row cpu=0 host=0
   {
     echo "=== make test: wall time per step ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
     printf '%-28s %-6s %8s %9s %9s\n' step result time "cpu" "host cpu"
@@ -48,12 +48,12 @@ report() {
           awk '{sub(/s$/, "", $3); sub(/s$/, "", $4); host = "-"
                 if ($5 ~ /^[0-9]+s$/) {sub(/s$/, "", $5); host = sprintf("%dm%02ds", $5 / 60, $5 % 60)}
                 printf "  %-26s %-6s %5dm%02ds %6dm%02ds %9s\n", $2, $1, $3 / 60, $3 % 60, $4 / 60, $4 % 60, host}'
+        host=$(cat ".cache/molecule-logs/$distro/"*.result | awk '$5 ~ /^[0-9]+s$/ {s += $5} END {print s + 0}')
       fi
     done
     printf '%-28s %-6s %8s\n' total "$result" "$(fmt "$total")"
     # What the run's work took in CPU, and so the shortest it could be on this machine's cores
     # (the Docker engine's own CPU and whatever else ran on the machine are not counted).
-    host=$(cat ".cache/molecule-logs/$distro/"*.result 2>/dev/null | awk '$5 ~ /^[0-9]+s$/ {s += $5} END {print s + 0}')
     echo "CPU: $(fmt "$cpu") on this machine outside the test hosts (the molecule row: every scenario's controller side), $(fmt "$host") in them;"
     echo "     on $(nproc) cores no run of this work takes less than $(fmt $(( (cpu + host) / $(nproc) )))."
   } | tee "$table"
@@ -75,15 +75,12 @@ molecule_log=.cache/molecule-run.log
 if [[ " ${steps[*]} " == *" molecule "* ]]; then
   t0=$(date +%s)
   echo "=== make tools venv collection pkg-cache, then molecule in the background (log: $molecule_log)"
-  children_cpu
-  if make --no-print-directory tools venv collection pkg-cache; then
-    step_cpu
+  if run_step tools venv collection pkg-cache; then
     rows+=("setup PASS $(( $(date +%s) - t0 )) $step_used")
     molecule_start=$(date +%s)
     setsid make --no-print-directory molecule DISTRO="$distro" >"$molecule_log" 2>&1 &
     molecule_pid=$!
   else
-    step_cpu
     rows+=("setup FAIL $(( $(date +%s) - t0 )) $step_used")
     report FAIL
     exit 1
@@ -93,13 +90,10 @@ fi
 for step in "${steps[@]}"; do
   [[ $step == molecule ]] && continue
   t0=$(date +%s)
-  children_cpu
   echo "=== make $step"
-  if make --no-print-directory "$step"; then
-    step_cpu
+  if run_step "$step"; then
     rows+=("$step PASS $(( $(date +%s) - t0 )) $step_used")
   else
-    step_cpu
     rows+=("$step FAIL $(( $(date +%s) - t0 )) $step_used")
     [[ -z $molecule_pid ]] || kill -TERM -- "-$molecule_pid" 2>/dev/null
     report FAIL
@@ -111,11 +105,9 @@ if [[ -n $molecule_pid ]]; then
   echo "=== make molecule (running since the set-up)"
   tail -n +1 -f --pid="$molecule_pid" "$molecule_log"
   if wait "$molecule_pid"; then result=PASS; else result=FAIL; fi
-  # Its CPU: everything since the start but the other steps' (bash may reap it any time after
-  # it ends, so no count taken around the wait can tell).
-  children_cpu
-  used=$(( cpu_now - run_cpu ))
-  for row in "${rows[@]}"; do used=$(( used - $(awk '{print $4 + 0}' <<<"$row") )); done
+  # Its CPU: its scenarios' and the image build's controller side, as scripts/molecule-all.sh
+  # counted them.
+  used=$(cat ".cache/molecule-logs/$distro/"*.result 2>/dev/null | awk '{sub(/s$/, "", $4); s += $4} END {print s + 0}')
   rows+=("molecule $result $(( $(date +%s) - molecule_start )) $used")
   if [[ $result == FAIL ]]; then
     report FAIL

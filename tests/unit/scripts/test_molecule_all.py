@@ -56,7 +56,8 @@ FAKE_CACHE = """#!/bin/bash
 def tree(tmp_path):
     root = tmp_path / "tree"
     (root / "scripts").mkdir(parents=True)
-    shutil.copy2(ROOT / "scripts/molecule-all.sh", root / "scripts/molecule-all.sh")
+    for name in ("molecule-all.sh", "children-cpu.sh"):
+        shutil.copy2(ROOT / "scripts" / name, root / "scripts" / name)
     for name, text in (("provisioned-image.sh", FAKE_IMAGE), ("pkg-cache.sh", FAKE_CACHE)):
         (root / "scripts" / name).write_text(text)
         (root / "scripts" / name).chmod(0o755)
